@@ -1,0 +1,1 @@
+"""SLA Timer: business-hours SLA clocks for helpdesk ticket events."""

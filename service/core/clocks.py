@@ -1,0 +1,306 @@
+"""The clocks of one ticket, folded event by event in event time (SPEC §5).
+
+``apply`` moves the clocks for one event at its ``occurred_at``; ``advance`` fires the
+warnings and breaches that fall due up to an instant. Both return the SLA events they
+cause; nothing here reads a clock or keeps history (``ticket.Ticket`` does that).
+"""
+
+from collections.abc import Callable
+
+from .cycle import Cycle
+from .events import EventType, SlaEvent, SlaEventType, TicketEvent, sla_event_id
+from .instant import Instant
+from .matching import Scalar
+from .policy import ClockRule, Metric, OnReopen, OnTargetChange, Policy, PolicySet
+
+_NEVER = -(2**62)
+
+
+class TicketClocks:
+    def __init__(self, policies: PolicySet, tenant: str, ticket_id: str) -> None:
+        self.policies = policies
+        self.tenant = tenant
+        self.ticket_id = ticket_id
+        self.attributes: dict[str, Scalar] = {}  # replaced, never mutated: events share it
+        self.facts: dict[str, Scalar] = {"tenant": tenant}
+        self.status = "new"
+        self.policy: Policy | None = None
+        self.created_at: Instant | None = None
+        self.first_responded = False
+        self.resolved = False
+        self.cycles: dict[str, Cycle] = {}  # the latest cycle of each metric
+        self.last_event_at: Instant = _NEVER
+        self.last_fired_due: Instant = _NEVER
+
+    # -- time ---------------------------------------------------------------------------
+
+    def next_due(self) -> Instant | None:
+        dues = [cycle.due for cycle in self.cycles.values() if cycle.due is not None]
+        return min(dues) if dues else None
+
+    def advance(self, until: Instant) -> list[SlaEvent]:
+        """Fire every warning and breach due at or before ``until``, in due order."""
+        out: list[SlaEvent] = []
+        while True:
+            cycle = self._earliest_due(until)
+            if cycle is None:
+                return out
+            at, label = cycle.due, cycle.due_label
+            assert at is not None
+            cycle.fire()
+            self.last_fired_due = max(self.last_fired_due, at)
+            if label is None:
+                out.append(self._event(cycle, SlaEventType.BREACH, at))
+            else:
+                out.append(self._event(cycle, SlaEventType.WARNING, at, threshold=label))
+
+    def _earliest_due(self, until: Instant) -> Cycle | None:
+        best: Cycle | None = None
+        for cycle in self.cycles.values():
+            if cycle.due is not None and cycle.due <= until and (best is None or cycle.due < best.due):  # type: ignore[operator]
+                best = cycle
+        return best
+
+    # -- events -------------------------------------------------------------------------
+
+    def apply(self, event: TicketEvent) -> list[SlaEvent]:
+        """Apply one event at its ``occurred_at``; events must come in event-time order."""
+        self.last_event_at = max(self.last_event_at, event.occurred_at)
+        out: list[SlaEvent] = []
+        if event.type is EventType.TICKET_CREATED:
+            if self.created_at is None:
+                self._create(event, out)
+        elif self.created_at is not None:
+            self._HANDLERS[event.type](self, event, out)
+        if self.policy is not None and self.created_at is not None:
+            self._custom_clocks(event, out)
+        return out
+
+    def _create(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        self.created_at = event.occurred_at
+        self.status = event.status or "new"
+        self._set_attributes(dict(event.attributes))
+        self.policy = self.policies.select(self.facts)
+        self.resolved = self._is_resolved(self.status)
+        if self.policy is None or self.resolved:
+            return
+        for rule in self.policy.clocks:
+            if rule.metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+                self._start(rule, event, out)
+
+    def _first_response(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        if not event.automated:  # an automated acknowledgement is no response (SPEC §5)
+            self._answer(event, out)
+
+    def _agent_reply(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        if not event.is_answer:
+            return
+        self._answer(event, out)
+        self._stop(Metric.NEXT_RESPONSE, event, out)
+        self._stop(Metric.PERIODIC_UPDATE, event, out)
+        rule = self.policy.rule(Metric.PERIODIC_UPDATE) if self.policy else None
+        if rule is not None and not self.resolved:
+            self._start(rule, event, out)
+
+    def _answer(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        if not self.first_responded:
+            self.first_responded = True
+            self._stop(Metric.FIRST_RESPONSE, event, out)
+
+    def _customer_reply(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        rule = self.policy.rule(Metric.NEXT_RESPONSE) if self.policy else None
+        current = self.cycles.get(Metric.NEXT_RESPONSE)
+        if rule is None or not self.first_responded or self.resolved:
+            return
+        if current is None or not current.is_open:
+            self._start(rule, event, out)
+
+    def _status_change(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        self.status = event.status or self.status
+        resolved = self._is_resolved(self.status)
+        if resolved and not self.resolved:
+            self.resolved = True
+            self._on_resolved(event, out)
+        elif self.resolved and not resolved:
+            self.resolved = False
+            self._on_reopened(event, out)
+        self._sync_pauses(event, out)
+
+    def _on_resolved(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        self._stop(Metric.RESOLUTION, event, out)
+        for metric in (Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.PERIODIC_UPDATE):
+            cycle = self.cycles.get(metric)
+            if cycle is not None and cycle.is_open:
+                self._cancel(cycle, event, out)
+
+    def _on_reopened(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        cycle = self.cycles.get(Metric.RESOLUTION)
+        rule = self.policy.rule(Metric.RESOLUTION) if self.policy else None
+        if rule is None:
+            return
+        if cycle is None or cycle.rule.on_reopen is OnReopen.NEW_CYCLE:
+            self._start(rule, event, out)
+        elif not cycle.is_open:
+            cycle.reopen(event.occurred_at)
+            out.append(self._event(cycle, SlaEventType.RESUMED, event.occurred_at, event))
+
+    def _attribute_change(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        self._set_attributes({**self.attributes, **event.attributes})
+        policy = self.policies.select(self.facts)
+        if policy is not self.policy:
+            self._switch_policy(policy, event, out)
+        else:
+            self._retarget_all(event, out)
+        self._sync_pauses(event, out)
+
+    _HANDLERS: dict[EventType, Callable[["TicketClocks", TicketEvent, list[SlaEvent]], None]] = {
+        EventType.FIRST_RESPONSE: _first_response,
+        EventType.AGENT_REPLY: _agent_reply,
+        EventType.CUSTOMER_REPLY: _customer_reply,
+        EventType.STATUS_CHANGE: _status_change,
+        EventType.ATTRIBUTE_CHANGE: _attribute_change,
+    }
+
+    # -- policy and target changes ------------------------------------------------------
+
+    def _retarget_all(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        for cycle in list(self.cycles.values()):
+            if cycle.is_open:
+                self._retarget(cycle, cycle.rule, event, out)
+
+    def _retarget(self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """SPEC §5 target change: ``recompute`` keeps start and elapsed, ``restart`` starts anew."""
+        assert self.policy is not None
+        target = rule.select_target(self.facts)
+        if target is cycle.target and rule is cycle.rule:
+            return
+        if target is None:
+            self._cancel(cycle, event, out)
+        elif rule.on_target_change is OnTargetChange.RESTART:
+            self._cancel(cycle, event, out)
+            self._start(rule, event, out)
+        else:
+            cycle.retarget(event.occurred_at, target, rule, self.policy)
+
+    def _switch_policy(self, policy: Policy | None, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """Another policy now matches: shared metrics re-target, the rest start or cancel."""
+        self.policy = policy
+        rules = {rule.metric: rule for rule in policy.clocks} if policy else {}
+        for metric, cycle in list(self.cycles.items()):
+            if not cycle.is_open:
+                continue
+            if metric in rules:
+                self._retarget(cycle, rules[metric], event, out)
+            else:
+                self._cancel(cycle, event, out)
+        for metric, rule in rules.items():
+            owed = (metric == Metric.FIRST_RESPONSE and not self.first_responded) or (
+                metric == Metric.RESOLUTION and not self.resolved
+            )
+            if owed and metric not in self.cycles:
+                self._start(rule, event, out)
+
+    # -- custom clocks ------------------------------------------------------------------
+
+    def _custom_clocks(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        assert self.policy is not None
+        fields = event.fields()
+        for rule in self.policy.clocks:
+            if not rule.is_custom:
+                continue
+            cycle = self.cycles.get(rule.metric)
+            if cycle is not None and cycle.is_open:
+                if any(c.fits(event.type, fields, self.attributes) for c in rule.stop_on):
+                    self._stop(rule.metric, event, out)
+            elif any(c.fits(event.type, fields, self.attributes) for c in rule.start_on):
+                self._start(rule, event, out)
+
+    # -- cycle transitions --------------------------------------------------------------
+
+    def _start(self, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]) -> None:
+        assert self.policy is not None
+        target = rule.select_target(self.facts)
+        if target is None:
+            return
+        previous = self.cycles.get(rule.metric)
+        at = event.occurred_at
+        cycle = Cycle(rule, self.policy, (previous.number + 1) if previous else 1, target, at, at)
+        self.cycles[rule.metric] = cycle
+        cycle.refresh_due()
+        out.append(self._event(cycle, SlaEventType.STARTED, at, event))
+        if self._should_pause(rule):
+            cycle.pause(at)
+            out.append(self._event(cycle, SlaEventType.PAUSED, at, event))
+
+    def _stop(self, metric: str, event: TicketEvent, out: list[SlaEvent]) -> None:
+        cycle = self.cycles.get(metric)
+        if cycle is None or not cycle.is_open:
+            return
+        kind = SlaEventType.STOPPED if cycle.breached else SlaEventType.MET
+        deadline = cycle.deadline()
+        cycle.close(event.occurred_at, kind.removeprefix("sla."))
+        out.append(self._event(cycle, kind, event.occurred_at, event, deadline=deadline))
+
+    def _cancel(self, cycle: Cycle, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """No longer applies; a breached cycle stays counted as breached (``stopped``)."""
+        if cycle.breached:
+            self._stop(cycle.metric, event, out)
+            return
+        deadline = cycle.deadline()
+        cycle.close(event.occurred_at, "cancelled")
+        out.append(self._event(cycle, SlaEventType.CANCELLED, event.occurred_at, event, deadline=deadline))
+
+    def _sync_pauses(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        for cycle in self.cycles.values():
+            if not cycle.is_open or cycle.paused == self._should_pause(cycle.rule):
+                continue
+            if cycle.paused:
+                cycle.resume(event.occurred_at)
+                out.append(self._event(cycle, SlaEventType.RESUMED, event.occurred_at, event))
+            else:
+                cycle.pause(event.occurred_at)
+                out.append(self._event(cycle, SlaEventType.PAUSED, event.occurred_at, event))
+
+    def _should_pause(self, rule: ClockRule) -> bool:
+        return rule.pausable and self.policy is not None and self.status in self.policy.pause_statuses
+
+    def _is_resolved(self, status: str) -> bool:
+        return self.policy is not None and status in self.policy.resolved_statuses
+
+    def _set_attributes(self, attributes: dict[str, Scalar]) -> None:
+        self.attributes = attributes
+        self.facts = {**attributes, "tenant": self.tenant}
+
+    # -- output -------------------------------------------------------------------------
+
+    def _event(
+        self,
+        cycle: Cycle,
+        kind: SlaEventType,
+        at: Instant,
+        cause: TicketEvent | None = None,
+        threshold: str | None = None,
+        deadline: Instant | None = None,
+    ) -> SlaEvent:
+        cause_id = cause.event_id if cause is not None else None
+        detail = threshold or (cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else "")
+        compliance = cycle.policy.compliance
+        return SlaEvent(
+            event_id=sla_event_id(self.tenant, self.ticket_id, cycle.metric, cycle.number, kind, detail or ""),
+            type=kind,
+            tenant=self.tenant,
+            ticket_id=self.ticket_id,
+            policy=cycle.policy.name,
+            policy_version=cycle.policy.version,
+            metric=cycle.metric,
+            cycle=cycle.number,
+            calendar=cycle.target.calendar.name,
+            target=cycle.target.breach_after,
+            deadline=deadline if deadline is not None else cycle.deadline(),
+            occurred_at=at,
+            elapsed=cycle.elapsed(at),
+            attributes=self.attributes,
+            threshold=threshold,
+            caused_by=cause_id,
+            compliance_excluded=compliance is not None and compliance.excludes(self.facts),
+        )

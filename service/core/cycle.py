@@ -1,0 +1,129 @@
+"""One cycle of one SLA clock: its business time, deadline and next due instant (SPEC §5).
+
+A cycle counts business time from ``since`` on top of ``counted`` while it is neither
+paused nor closed. Every change (pause, resume, re-target, close, reopen) first folds
+the time counted so far into ``counted`` and moves ``since`` to the change, so the
+arithmetic never looks back past the last change.
+"""
+
+from dataclasses import dataclass, field
+
+from .instant import Instant
+from .policy import ClockRule, Policy, Target
+
+
+@dataclass(slots=True)
+class Cycle:
+    rule: ClockRule
+    policy: Policy
+    number: int
+    target: Target
+    started_at: Instant
+    since: Instant
+    counted: int = 0
+    paused: bool = False
+    breached_at: Instant | None = None
+    closed: str | None = None  # "met", "stopped" or "cancelled"
+    closed_at: Instant | None = None
+    fired: set[str] = field(default_factory=set)
+    due: Instant | None = None
+    due_label: str | None = None  # a threshold's label, or None for the breach
+
+    @property
+    def metric(self) -> str:
+        return self.rule.metric
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed is None
+
+    @property
+    def is_counting(self) -> bool:
+        return self.closed is None and not self.paused
+
+    @property
+    def breached(self) -> bool:
+        return self.breached_at is not None
+
+    @property
+    def state(self) -> str:
+        if self.closed is not None:
+            return self.closed
+        if self.paused:
+            return "paused"
+        return "breached" if self.breached else "running"
+
+    def elapsed(self, at: Instant) -> int:
+        """Business microseconds this cycle had counted at ``at`` (not before ``since``)."""
+        if not self.is_counting or at <= self.since:
+            return self.counted
+        return self.counted + self.target.calendar.between(self.since, at)
+
+    def deadline(self) -> Instant | None:
+        """When the target is used up: the breach instant once breached, None while stopped."""
+        if self.breached_at is not None:
+            return self.breached_at
+        if not self.is_counting:
+            return None
+        return self.target.calendar.add(self.since, self.target.breach_after - self.counted)
+
+    def remaining(self, at: Instant) -> int:
+        return self.target.breach_after - self.elapsed(at)
+
+    # -- changes -----------------------------------------------------------------------
+
+    def _settle(self, at: Instant) -> None:
+        self.counted = self.elapsed(at)
+        self.since = max(at, self.since)
+
+    def pause(self, at: Instant) -> None:
+        self._settle(at)
+        self.paused = True
+        self.refresh_due()
+
+    def resume(self, at: Instant) -> None:
+        self._settle(at)
+        self.paused = False
+        self.refresh_due()
+
+    def retarget(self, at: Instant, target: Target, rule: ClockRule, policy: Policy) -> None:
+        """Keep the start and the time counted; apply the new target from ``at`` on."""
+        self._settle(at)
+        self.target, self.rule, self.policy = target, rule, policy
+        self.refresh_due()
+
+    def close(self, at: Instant, outcome: str) -> None:
+        self._settle(at)
+        self.closed, self.closed_at = outcome, at
+        self.refresh_due()
+
+    def reopen(self, at: Instant) -> None:
+        self.since = max(at, self.since)
+        self.closed = self.closed_at = None
+        self.refresh_due()
+
+    def fire(self) -> None:
+        """Mark the due threshold or breach as published, and find the next one."""
+        assert self.due is not None
+        if self.due_label is None:
+            self.breached_at = self.due
+        else:
+            self.fired.add(self.due_label)
+        self.refresh_due()
+
+    def refresh_due(self) -> None:
+        """The next instant something is owed: the first unfired warning, then the breach.
+
+        One whose business time has already passed when computed (late data, a tighter
+        target after a re-target) is due at ``since``, i.e. at once (SPEC §5).
+        """
+        self.due = self.due_label = None
+        if not self.is_counting or self.breached:
+            return
+        calendar = self.target.calendar
+        for threshold in self.target.thresholds:
+            if threshold.label not in self.fired:
+                self.due = calendar.add(self.since, threshold.elapsed - self.counted)
+                self.due_label = threshold.label
+                return
+        self.due = calendar.add(self.since, self.target.breach_after - self.counted)

@@ -1,0 +1,30 @@
+"""The one root of every exception SLA Timer raises on purpose."""
+
+
+class SlaTimerError(Exception):
+    """Invalid input or misconfiguration; outcomes such as breaches are events, not errors."""
+
+
+class InvalidDuration(SlaTimerError, ValueError):
+    """A duration or threshold string that does not parse."""
+
+
+class CalendarError(SlaTimerError):
+    """A calendar that cannot answer a question, e.g. one that is never open."""
+
+
+class InvalidPolicies(SlaTimerError):
+    """A policy directory with problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        super().__init__(f"invalid policies ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class InvalidEvent(SlaTimerError):
+    """An input event that cannot be used; ``reason`` says why, for the dead-letter topic."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

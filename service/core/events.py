@@ -1,0 +1,90 @@
+"""Domain events: what the helpdesk tells us (SPEC §2) and what the engine says (SPEC §6)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from hashlib import blake2b
+
+from .instant import Instant
+from .matching import Scalar
+
+
+class EventType(StrEnum):
+    TICKET_CREATED = "ticket_created"
+    FIRST_RESPONSE = "first_response"
+    AGENT_REPLY = "agent_reply"
+    CUSTOMER_REPLY = "customer_reply"
+    STATUS_CHANGE = "status_change"
+    ATTRIBUTE_CHANGE = "attribute_change"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One helpdesk event, already validated by the wire codec."""
+
+    event_id: str
+    type: EventType
+    ticket_id: str
+    occurred_at: Instant
+    tenant: str = "default"
+    attributes: Mapping[str, Scalar] = field(default_factory=dict)
+    status: str | None = None
+    reason: str | None = None
+    public: bool = True
+    automated: bool = False
+
+    @property
+    def is_answer(self) -> bool:
+        """A reply that answers the customer: public and written by a person (SPEC §5)."""
+        return self.public and not self.automated
+
+    def fields(self) -> dict[str, Scalar]:
+        """The event's own fields that custom clock conditions can test."""
+        found: dict[str, Scalar] = {"public": self.public, "automated": self.automated}
+        if self.status is not None:
+            found["status"] = self.status
+        if self.reason is not None:
+            found["reason"] = self.reason
+        return found
+
+
+class SlaEventType(StrEnum):
+    STARTED = "sla.started"
+    PAUSED = "sla.paused"
+    RESUMED = "sla.resumed"
+    WARNING = "sla.warning"
+    BREACH = "sla.breach"
+    MET = "sla.met"
+    STOPPED = "sla.stopped"
+    CANCELLED = "sla.cancelled"
+    RETRACTED = "sla.retracted"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEvent:
+    """An outcome of the engine. ``emitted_at`` is added by the shell that publishes it."""
+
+    event_id: str
+    type: SlaEventType
+    tenant: str
+    ticket_id: str
+    policy: str
+    policy_version: str
+    metric: str
+    cycle: int
+    calendar: str
+    target: int  # business microseconds
+    deadline: Instant | None
+    occurred_at: Instant
+    elapsed: int  # business microseconds counted at occurred_at
+    attributes: Mapping[str, Scalar]
+    threshold: str | None = None
+    caused_by: str | None = None  # the input event, when one caused it
+    retracted_event_id: str | None = None
+    compliance_excluded: bool = False
+
+
+def sla_event_id(tenant: str, ticket_id: str, metric: str, cycle: int, kind: str, detail: str) -> str:
+    """A deterministic id: the same input always yields the same id (SPEC §6)."""
+    text = "\x1f".join((tenant, ticket_id, metric, str(cycle), kind, detail))
+    return blake2b(text.encode(), digest_size=16).hexdigest()

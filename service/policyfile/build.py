@@ -1,0 +1,214 @@
+"""Meaning checks of policy entries and their conversion into core objects (SPEC §3).
+
+Shape errors come from pydantic; what needs more than one field to judge (unknown
+calendars, thresholds past the target, unreachable targets and policies) is checked
+here. Every problem is recorded and building goes on, so one run reports them all.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+
+from service.core.calendar import BusinessCalendar
+from service.core.durations import parse_duration, parse_threshold
+from service.core.errors import SlaTimerError
+from service.core.events import EventType
+from service.core.matching import Condition, Match, as_text
+from service.core.policy import (
+    BUILT_IN_METRICS,
+    ClockRule,
+    Compliance,
+    EventCondition,
+    OnReopen,
+    OnTargetChange,
+    Policy,
+    Target,
+    Threshold,
+)
+
+from . import models
+
+_CUSTOM_METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+Report = Callable[[str, str], None]
+"""Records a problem of the entry being built: (field, message)."""
+
+
+class Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, file: str, policy: str | None, field: str, message: str) -> None:
+        where = [file] + ([f"policy {policy!r}"] if policy else []) + ([field] if field else [])
+        self.items.append(": ".join([*where, message]))
+
+
+class Builder:
+    """Builds policies one by one, recording problems instead of stopping at the first."""
+
+    def __init__(self, calendars: Mapping[str, BusinessCalendar], problems: Problems) -> None:
+        self.calendars = calendars
+        self.problems = problems
+        self.policies: list[Policy] = []
+        self._where: dict[str, str] = {}
+
+    def add_policy(self, file: str, index: int, spec: models.Policy, version: str) -> None:
+        def report(field: str, message: str) -> None:
+            self.problems.add(file, spec.name, field, message)
+
+        count = len(self.problems.items)
+        if spec.name in self._where:
+            report("name", f"policy name already used in {self._where[spec.name]}")
+        self._where.setdefault(spec.name, file)
+        calendar = self._calendar(spec.calendar, "calendar", report)
+        match = build_match(spec.match, "match", report)
+        metrics = [clock.metric for clock in spec.clocks]
+        for metric in {m for m in metrics if metrics.count(m) > 1}:
+            report("clocks", f"metric {metric!r} appears more than once")
+        clocks = tuple(
+            self._clock(clock, f"clocks[{i}]", calendar, report) for i, clock in enumerate(spec.clocks)
+        )
+        compliance = self._compliance(spec.compliance, report) if spec.compliance else None
+        if len(self.problems.items) > count or calendar is None:
+            return
+        self.policies.append(
+            Policy(
+                name=spec.name,
+                version=version,
+                match=match,
+                calendar=calendar,
+                pause_statuses=frozenset(spec.pause_statuses),
+                resolved_statuses=frozenset(spec.resolved_statuses),
+                clocks=tuple(c for c in clocks if c is not None),
+                compliance=compliance,
+                source=f"{file}#{index + 1}",
+            )
+        )
+
+    def check_reachability(self) -> None:
+        for later_index, later in enumerate(self.policies):
+            for earlier in self.policies[:later_index]:
+                if earlier.match.covers(later.match):
+                    file = later.source.partition("#")[0]
+                    self.problems.add(
+                        file, later.name, "match",
+                        f"unreachable: policy {earlier.name!r} ({earlier.source}, match "
+                        f"{earlier.match.describe()}) already takes every ticket this one matches",
+                    )
+                    break
+
+    def _calendar(self, name: str, field: str, report: Report) -> BusinessCalendar | None:
+        calendar = self.calendars.get(name)
+        if calendar is None:
+            known = ", ".join(sorted(self.calendars)) or "none"
+            report(field, f"unknown calendar {name!r}; defined: {known}")
+        return calendar
+
+    def _clock(
+        self, spec: models.Clock, field: str, default: BusinessCalendar | None, report: Report
+    ) -> ClockRule | None:
+        custom = spec.metric not in BUILT_IN_METRICS
+        if custom and not _CUSTOM_METRIC.fullmatch(spec.metric):
+            report(f"{field}.metric", f"{spec.metric!r} is not a metric name (lowercase, digits, _)")
+        if custom and not (spec.start_on and spec.stop_on):
+            known = ", ".join(sorted(BUILT_IN_METRICS))
+            report(field, f"custom metric {spec.metric!r} needs start_on and stop_on (built-in: {known})")
+        if not custom and (spec.start_on or spec.stop_on):
+            report(field, f"built-in metric {spec.metric!r} takes no start_on/stop_on")
+        targets = [
+            self._target(i, t, f"{field}.targets[{i}]", default, report)
+            for i, t in enumerate(spec.targets)
+        ]
+        for later_index, later in enumerate(targets):
+            for earlier_index, earlier in enumerate(targets[:later_index]):
+                if earlier and later and earlier.match.covers(later.match):
+                    report(
+                        f"{field}.targets[{later_index}]",
+                        f"unreachable: targets[{earlier_index}] (match {earlier.match.describe()}) "
+                        "already takes every ticket this one matches",
+                    )
+                    break
+        return ClockRule(
+            metric=spec.metric,
+            targets=tuple(t for t in targets if t is not None),
+            pausable=spec.pausable,
+            on_target_change=OnTargetChange(spec.on_target_change),
+            on_reopen=OnReopen(spec.on_reopen),
+            start_on=tuple(self._condition(c, f"{field}.start_on[{i}]", report) for i, c in enumerate(spec.start_on)),
+            stop_on=tuple(self._condition(c, f"{field}.stop_on[{i}]", report) for i, c in enumerate(spec.stop_on)),
+        )
+
+    def _target(
+        self, index: int, spec: models.Target, field: str, default: BusinessCalendar | None, report: Report
+    ) -> Target | None:
+        calendar = self._calendar(spec.calendar, f"{field}.calendar", report) if spec.calendar else default
+        match = build_match(spec.match, f"{field}.match", report)
+        if calendar is None:
+            return None
+        try:
+            breach_after = parse_duration(spec.breach_after).resolve(calendar.business_day)
+        except SlaTimerError as error:
+            report(f"{field}.breach_after", str(error))
+            return None
+        thresholds: list[Threshold] = []
+        for text in spec.warn_at:
+            try:
+                elapsed = parse_threshold(text).elapsed_at(breach_after, calendar.business_day)
+            except SlaTimerError as error:
+                report(f"{field}.warn_at", str(error))
+                continue
+            if not 0 < elapsed < breach_after:
+                report(f"{field}.warn_at", f"{text!r} does not fall before breach_after {spec.breach_after!r}")
+            elif text in (t.label for t in thresholds):
+                report(f"{field}.warn_at", f"{text!r} is listed twice")
+            else:
+                thresholds.append(Threshold(text.strip(), elapsed))
+        thresholds.sort(key=lambda threshold: threshold.elapsed)
+        return Target(index, match, breach_after, tuple(thresholds), calendar)
+
+    def _condition(self, spec: models.EventCondition, field: str, report: Report) -> EventCondition:
+        types = [spec.type] if isinstance(spec.type, str) else spec.type
+        known = {t.value for t in EventType}
+        for name in types:
+            if name not in known:
+                report(f"{field}.type", f"unknown event type {name!r}; use one of {', '.join(sorted(known))}")
+        fields: dict[str, models.MatchValue] = {
+            key: value
+            for key in ("status", "reason", "public", "automated")
+            if (value := getattr(spec, key)) is not None
+        }
+        return EventCondition(
+            types=frozenset(types),
+            fields=build_match(fields, field, report),
+            attributes=build_match(spec.attributes, f"{field}.attributes", report),
+        )
+
+    def _compliance(self, spec: models.Compliance, report: Report) -> Compliance | None:
+        text = str(spec.target).strip()
+        try:
+            ratio = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            ratio = -1.0
+        if not 0 < ratio <= 1:
+            report("compliance.target", f"{spec.target!r} is not a share like 99.2% (or 0.992)")
+            return None
+        exclude = tuple(
+            build_match(m, f"compliance.exclude[{i}]", report) for i, m in enumerate(spec.exclude)
+        )
+        return Compliance(target=ratio, period=spec.period, exclude=exclude)
+
+
+def build_match(spec: Mapping[str, models.MatchValue], field: str, report: Report) -> Match:
+    conditions: list[Condition] = []
+    for key, value in spec.items():
+        if isinstance(value, models.Regex):
+            try:
+                conditions.append(Condition(key, pattern=re.compile(value.regex)))
+            except re.error as error:
+                report(f"{field}.{key}", f"invalid regex {value.regex!r}: {error}")
+        elif isinstance(value, list):
+            if not value:
+                report(f"{field}.{key}", "an empty list matches no ticket")
+            conditions.append(Condition(key, values=frozenset(as_text(v) for v in value)))
+        else:
+            conditions.append(Condition(key, values=frozenset({as_text(value)})))
+    return Match(tuple(conditions))

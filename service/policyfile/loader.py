@@ -1,0 +1,117 @@
+"""Load a directory of policy files into a ``PolicySet``, reporting every problem at once.
+
+Files are read in name order; within a file, policies keep their order (SPEC §3: the
+first policy whose match fits wins). Calendars are shared by name across the files.
+Each problem names the file, the policy and the field.
+"""
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from service.core.calendar import BusinessCalendar
+from service.core.errors import InvalidPolicies, SlaTimerError
+from service.core.policy import PolicySet
+
+from . import models
+from .build import Builder, Problems
+from .yaml_loader import PolicyYamlLoader
+
+
+def load_policies(directory: str | Path) -> PolicySet:
+    """The validated policies of a directory; raises ``InvalidPolicies`` listing all problems."""
+    policies, problems = check_directory(directory)
+    if problems or policies is None:
+        raise InvalidPolicies(problems or [f"{directory}: no policies"])
+    return policies
+
+
+def check_directory(directory: str | Path) -> tuple[PolicySet | None, list[str]]:
+    """Every problem of a policy directory, and the policies when there are none."""
+    root = Path(directory)
+    problems = Problems()
+    if not root.is_dir():
+        return None, [f"{root}: not a directory"]
+    paths = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not paths:
+        return None, [f"{root}: no .yaml or .yml policy files"]
+    files = [(path.name, parsed) for path in paths if (parsed := _parse(path, problems))]
+    calendars = _calendars(files, problems)
+    builder = Builder(calendars, problems)
+    for name, parsed in files:
+        for index, policy in enumerate(parsed.policies):
+            builder.add_policy(name, index, policy, version=_version(policy, parsed, files))
+    builder.check_reachability()
+    if problems.items:
+        return None, problems.items
+    if not builder.policies:
+        return None, [f"{root}: the files define no policies"]
+    return PolicySet(tuple(builder.policies), calendars), []
+
+
+def _parse(path: Path, problems: Problems) -> models.PolicyFile | None:
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=PolicyYamlLoader)  # noqa: S506
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problems.add(path.name, None, "", f"not valid YAML: {error}")
+        return None
+    try:
+        return models.PolicyFile.model_validate(raw or {})
+    except ValidationError as error:
+        for item in error.errors():
+            policy, field = _locate(raw, item["loc"])
+            problems.add(path.name, policy, field, item["msg"])
+        return None
+
+
+def _locate(raw: Any, loc: tuple[int | str, ...]) -> tuple[str | None, str]:
+    """The policy name and a readable field path for a pydantic error location."""
+    policy = None
+    if len(loc) >= 2 and loc[0] == "policies" and isinstance(loc[1], int):
+        try:
+            policy = str(raw["policies"][loc[1]].get("name", f"#{loc[1] + 1}"))
+        except (KeyError, IndexError, TypeError, AttributeError):
+            policy = f"#{loc[1] + 1}"
+        loc = loc[2:]
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return policy, path
+
+
+def _calendars(
+    files: list[tuple[str, models.PolicyFile]], problems: Problems
+) -> dict[str, BusinessCalendar]:
+    from .calendars import build_calendar
+
+    calendars: dict[str, BusinessCalendar] = {}
+    for file_name, parsed in files:
+        for name, spec in parsed.calendars.items():
+            if name in calendars:
+                problems.add(file_name, None, f"calendars.{name}", "calendar defined twice")
+                continue
+            try:
+                calendars[name] = build_calendar(name, spec)
+            except SlaTimerError as error:
+                for message in str(error).split("\n"):
+                    problems.add(file_name, None, f"calendars.{name}", message)
+    return calendars
+
+
+def _version(
+    policy: models.Policy, parsed: models.PolicyFile, files: list[tuple[str, models.PolicyFile]]
+) -> str:
+    """A hash of the policy's resolved content: itself and every calendar it uses."""
+    used = {policy.calendar} | {t.calendar for c in policy.clocks for t in c.targets if t.calendar}
+    calendars = {
+        name: spec.model_dump(mode="json")
+        for _, other in files
+        for name, spec in other.calendars.items()
+        if name in used
+    }
+    content = json.dumps({"policy": policy.model_dump(mode="json"), "calendars": calendars}, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:12]

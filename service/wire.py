@@ -1,0 +1,156 @@
+"""The wire codec: JSON input events to domain events, SLA events to JSON (SPEC §2, §6).
+
+pydantic models describe the wire; the core never sees them. ``decode`` either returns
+a ``TicketEvent`` or raises ``InvalidEvent`` with a reason fit for the dead-letter topic.
+"""
+
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter, ValidationError
+
+from service.core.errors import InvalidEvent
+from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
+from service.core.instant import Instant, format_instant, from_datetime, to_seconds
+
+MAX_EVENT_BYTES = 64 * 1024
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)")
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+
+
+def parse_timestamp(text: str) -> Instant:
+    """An RFC 3339 timestamp with an offset, as an instant; ``ValueError`` otherwise."""
+    found = _RFC3339.fullmatch(text)
+    if not found:
+        raise ValueError(f"{text!r} is not an RFC 3339 timestamp with an offset (e.g. 2026-01-13T09:30:00Z)")
+    fraction = found.group(1) or ""
+    normalized = text.replace(fraction, fraction[:7]) if len(fraction) > 7 else text
+    return from_datetime(datetime.fromisoformat(normalized.replace("z", "Z")))
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    event_id: Id
+    ticket_id: Id
+    tenant: Id = "default"
+    occurred_at: StrictStr
+
+
+class TicketCreated(_Common):
+    type: Literal["ticket_created"]
+    attributes: dict[StrictStr, AttributeValue] = {}
+    status: Annotated[StrictStr, Field(min_length=1)] = "new"
+
+
+class FirstResponse(_Common):
+    type: Literal["first_response"]
+    automated: StrictBool = False
+
+
+class AgentReply(_Common):
+    type: Literal["agent_reply"]
+    public: StrictBool = True
+    automated: StrictBool = False
+
+
+class CustomerReply(_Common):
+    type: Literal["customer_reply"]
+
+
+class StatusChange(_Common):
+    type: Literal["status_change"]
+    status: Annotated[StrictStr, Field(min_length=1)]
+    reason: StrictStr | None = None
+
+
+class AttributeChange(_Common):
+    type: Literal["attribute_change"]
+    attributes: dict[StrictStr, AttributeValue]
+
+
+InputEvent = Annotated[
+    TicketCreated | FirstResponse | AgentReply | CustomerReply | StatusChange | AttributeChange,
+    Field(discriminator="type"),
+]
+_INPUT = TypeAdapter(InputEvent)
+_TYPES = ", ".join(t.value for t in EventType)
+
+
+def decode(raw: bytes | str) -> TicketEvent:
+    """One input message as a domain event; ``InvalidEvent`` says what is wrong with it."""
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"message of {size} bytes is over the limit of {MAX_EVENT_BYTES}")
+    try:
+        wire = _INPUT.validate_json(raw)
+    except ValidationError as error:
+        raise InvalidEvent(_reason(error)) from None
+    try:
+        occurred_at = parse_timestamp(wire.occurred_at)
+    except ValueError as error:
+        raise InvalidEvent(f"occurred_at: {error}") from None
+    return TicketEvent(
+        event_id=wire.event_id,
+        type=EventType(wire.type),
+        ticket_id=wire.ticket_id,
+        tenant=wire.tenant,
+        occurred_at=occurred_at,
+        attributes=getattr(wire, "attributes", {}),
+        status=getattr(wire, "status", None),
+        reason=getattr(wire, "reason", None),
+        public=getattr(wire, "public", True),
+        automated=getattr(wire, "automated", False),
+    )
+
+
+def _reason(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"][1:] if p != "type" or len(item["loc"]) > 1)
+        if item["type"] == "union_tag_invalid":
+            parts.append(f"type: {item['input']!r} is not an event type; use one of {_TYPES}")
+        elif item["type"] == "union_tag_not_found":
+            parts.append(f"type: missing; use one of {_TYPES}")
+        elif item["type"] == "json_invalid":
+            parts.append(f"not JSON: {item['msg']}")
+        elif item["type"] == "model_type":
+            parts.append("not a JSON object")
+        else:
+            parts.append(f"{where or 'event'}: {item['msg'].lower()}")
+    return "; ".join(parts)
+
+
+def encode(event: SlaEvent, emitted_at: Instant) -> dict[str, Any]:
+    """The JSON object of an SLA event (SPEC §6)."""
+    body: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "tenant": event.tenant,
+        "ticket_id": event.ticket_id,
+        "policy": event.policy,
+        "policy_version": event.policy_version,
+        "metric": event.metric,
+        "cycle": event.cycle,
+        "calendar": event.calendar,
+        "target_seconds": to_seconds(event.target),
+        "deadline": format_instant(event.deadline) if event.deadline is not None else None,
+        "occurred_at": format_instant(event.occurred_at),
+        "elapsed_business_seconds": to_seconds(event.elapsed),
+        "attributes": dict(event.attributes),
+        "emitted_at": format_instant(emitted_at),
+        "caused_by": event.caused_by,
+        "compliance_excluded": event.compliance_excluded,
+    }
+    if event.type is SlaEventType.WARNING:
+        body["threshold"] = event.threshold
+    if event.type is SlaEventType.RETRACTED:
+        body["retracted_event_id"] = event.retracted_event_id
+    return body
+
+
+def encode_json(event: SlaEvent, emitted_at: Instant) -> str:
+    return json.dumps(encode(event, emitted_at), separators=(",", ":"), ensure_ascii=False)
