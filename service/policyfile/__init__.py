@@ -1,5 +1,5 @@
 """Policy files (SPEC §3): YAML in, validated frozen core objects out."""
 
-from .loader import check_directory, load_policies
+from .loader import check_directory, check_sources, load_policies, load_policy_text
 
-__all__ = ["check_directory", "load_policies"]
+__all__ = ["check_directory", "check_sources", "load_policies", "load_policy_text"]

@@ -24,22 +24,40 @@ from .yaml_loader import PolicyYamlLoader
 
 def load_policies(directory: str | Path) -> PolicySet:
     """The validated policies of a directory; raises ``InvalidPolicies`` listing all problems."""
-    policies, problems = check_directory(directory)
+    return _valid(check_directory(directory))
+
+
+def load_policy_text(text: str, name: str = "policies.yaml") -> PolicySet:
+    """Policies from one YAML text (tests, examples); raises ``InvalidPolicies``."""
+    return _valid(check_sources([(name, text)]))
+
+
+def _valid(checked: tuple[PolicySet | None, list[str]]) -> PolicySet:
+    policies, problems = checked
     if problems or policies is None:
-        raise InvalidPolicies(problems or [f"{directory}: no policies"])
+        raise InvalidPolicies(problems)
     return policies
 
 
 def check_directory(directory: str | Path) -> tuple[PolicySet | None, list[str]]:
     """Every problem of a policy directory, and the policies when there are none."""
     root = Path(directory)
-    problems = Problems()
     if not root.is_dir():
         return None, [f"{root}: not a directory"]
     paths = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     if not paths:
         return None, [f"{root}: no .yaml or .yml policy files"]
-    files = [(path.name, parsed) for path in paths if (parsed := _parse(path, problems))]
+    try:
+        sources = [(path.name, path.read_text(encoding="utf-8")) for path in paths]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [f"{root}: cannot read: {error}"]
+    return check_sources(sources)
+
+
+def check_sources(sources: list[tuple[str, str]]) -> tuple[PolicySet | None, list[str]]:
+    """Like ``check_directory`` for (file name, YAML text) pairs, in precedence order."""
+    problems = Problems()
+    files = [(name, parsed) for name, text in sources if (parsed := _parse(name, text, problems))]
     calendars = _calendars(files, problems)
     builder = Builder(calendars, problems)
     for name, parsed in files:
@@ -49,22 +67,22 @@ def check_directory(directory: str | Path) -> tuple[PolicySet | None, list[str]]
     if problems.items:
         return None, problems.items
     if not builder.policies:
-        return None, [f"{root}: the files define no policies"]
+        return None, ["the files define no policies"]
     return PolicySet(tuple(builder.policies), calendars), []
 
 
-def _parse(path: Path, problems: Problems) -> models.PolicyFile | None:
+def _parse(name: str, text: str, problems: Problems) -> models.PolicyFile | None:
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=PolicyYamlLoader)  # noqa: S506
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        problems.add(path.name, None, "", f"not valid YAML: {error}")
+        raw = yaml.load(text, Loader=PolicyYamlLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as error:
+        problems.add(name, None, "", f"not valid YAML: {error}")
         return None
     try:
         return models.PolicyFile.model_validate(raw or {})
     except ValidationError as error:
-        for item in error.errors():
+        for item in error.errors(include_url=False):
             policy, field = _locate(raw, item["loc"])
-            problems.add(path.name, policy, field, item["msg"])
+            problems.add(name, policy, field, item["msg"])
         return None
 
 
