@@ -7,6 +7,7 @@ from pathlib import Path
 
 from service.core.errors import InvalidPolicies
 from service.policyfile import check_directory, load_policies
+from service.replay import run_replay
 from service.wire import parse_timestamp
 
 
@@ -26,13 +27,19 @@ def _parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="run the engine over a JSON-lines file of events")
     replay.add_argument("--policies", required=True, type=Path, help="policy directory")
-    replay.add_argument("--until", type=_timestamp, help="move the clock to this RFC 3339 time at the end")
-    replay.add_argument("events", type=Path, help="JSON lines, one input event per line ('-' for stdin)")
+    replay.add_argument(
+        "--until", type=_timestamp, help="move the clock to this RFC 3339 time at the end"
+    )
+    replay.add_argument(
+        "events", type=Path, help="JSON lines, one input event per line ('-' for stdin)"
+    )
     replay.set_defaults(run=_replay)
 
     policies = commands.add_parser("policies", help="policy files")
     policy_commands = policies.add_subparsers(title="policy commands")
-    check = policy_commands.add_parser("check", help="validate a policy directory, listing every problem")
+    check = policy_commands.add_parser(
+        "check", help="validate a policy directory, listing every problem"
+    )
     check.add_argument("directory", type=Path)
     check.set_defaults(run=_check)
     return parser
@@ -46,8 +53,6 @@ def _timestamp(text: str) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from service.replay import run_replay
-
     try:
         policies = load_policies(args.policies)
     except InvalidPolicies as error:
@@ -72,7 +77,8 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{args.directory}: {len(policies.policies)} policies OK")
     for policy in policies.policies:
         metrics = ", ".join(rule.metric for rule in policy.clocks)
-        print(f"  {policy.name} {policy.version} ({policy.source}; calendar {policy.calendar.name}): {metrics}")
+        where = f"{policy.source}; calendar {policy.calendar.name}"
+        print(f"  {policy.name} {policy.version} ({where}): {metrics}")
     return 0
 
 

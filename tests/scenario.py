@@ -43,8 +43,12 @@ class History:
         return event
 
 
-def run(policies: PolicySet, events: Iterable[TicketEvent], until: str | None = None,
-        zone: ZoneInfo = NEW_YORK) -> list[SlaEvent]:
+def run(
+    policies: PolicySet,
+    events: Iterable[TicketEvent],
+    until: str | None = None,
+    zone: ZoneInfo = NEW_YORK,
+) -> list[SlaEvent]:
     """Deliver events in the given order with the clock at the latest time seen, then ``until``."""
     engine = Engine(policies)
     out: list[SlaEvent] = []

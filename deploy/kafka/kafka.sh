@@ -155,7 +155,7 @@ broker_pid() { # prints the pid of *our* broker if it is alive
 # listener once it has joined the KRaft quorum and been unfenced, so this means
 # "ready for clients", not just "port open". Pure bash: no JVM start per probe.
 kafka_answers() {
-  timeout 5 bash -c '
+  timeout 3 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     # size=14 | api_key=18 (ApiVersions) | api_version=0 | correlation_id=7 | client_id="prob"
     printf "\x00\x00\x00\x0e\x00\x12\x00\x00\x00\x00\x00\x07\x00\x04prob" >&3
@@ -164,6 +164,10 @@ kafka_answers() {
     # bytes 4..9: correlation_id 00000007, error_code 0000
     [[ "${resp:8:12}" == "000000070000" ]]
   ' _ "$KAFKA_PORT" 2>/dev/null
+}
+
+port_in_use() { # port_in_use PORT: something accepts TCP connections on 127.0.0.1:PORT
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
 }
 
 render_config() {
@@ -200,13 +204,15 @@ format_storage() {
 }
 
 tail_broker_log() {
-  local f
+  local f cause
+  cause="$(grep -hE '^(Caused by: |[^ ]*Exception: )|\] ERROR ' "$OUT_FILE" "$LOGS_DIR/server.log" 2>/dev/null | tail -n 1 || true)"
   for f in "$OUT_FILE" "$LOGS_DIR/server.log"; do
     if [[ -s "$f" ]]; then
       log "---- last lines of $f ----"
-      tail -n 40 "$f" >&2
+      tail -n 30 "$f" >&2
     fi
   done
+  [[ -z "$cause" ]] || log "last error: $cause"
 }
 
 wait_until_ready() { # wait_until_ready PID
@@ -246,6 +252,12 @@ cmd_up() {
     log "a Kafka broker not started by this script already answers on $BOOTSTRAP; using it"
     return 0
   fi
+  local p
+  for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    if port_in_use "$p"; then
+      die "127.0.0.1:$p is already in use by another process (not a Kafka broker answering on $BOOTSTRAP); set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+    fi
+  done
   command -v "$JAVA" >/dev/null 2>&1 || die "java (17+) is required"
   cmd_fetch
   render_config

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays  # the one third-party package the core uses (STYLE.md)
+
 from .errors import CalendarError
 from .instant import MINUTE, SECOND, Instant
 
@@ -125,8 +127,9 @@ class BusinessCalendar:
         index = bisect_right(self._starts, instant) - 1
         if index < 0:
             return 0
-        return self._cum_start[index] + min(instant - self._starts[index],
-                                             self._ends[index] - self._starts[index])
+        return self._cum_start[index] + min(
+            instant - self._starts[index], self._ends[index] - self._starts[index]
+        )
 
     def _cover(self, instant: Instant) -> None:
         if self._low <= instant < self._high:
@@ -151,8 +154,8 @@ class BusinessCalendar:
         merged: list[list[Instant]] = []
         day = first - _ONE_DAY  # a range of the day before may run into ``first``
         while day < end:
-            for start, stop in self._day_segments(day, closed):
-                start, stop = max(start, self._low), min(stop, self._high)
+            for opening, closing in self._day_segments(day, closed):
+                start, stop = max(opening, self._low), min(closing, self._high)
                 if stop <= start:
                     continue
                 if merged and start <= merged[-1][1]:
@@ -195,17 +198,13 @@ def national_holidays(country: str, subdivision: str | None = None) -> HolidayLo
     Raises ``CalendarError`` naming the valid choices when the country or subdivision
     is unknown, so a policy with a typo is refused at load.
     """
-    import holidays  # the one dependency the core is allowed (STYLE.md)
-
     supported = holidays.list_supported_countries()
     if country not in supported:
-        known = ", ".join(sorted(supported))
+        known = ", ".join(sorted(code for code in supported if len(code) == 2))
         raise CalendarError(f"unknown holiday country {country!r}; known: {known}")
     if subdivision is not None and subdivision not in supported[country]:
         known = ", ".join(supported[country]) or "none"
-        raise CalendarError(
-            f"unknown subdivision {subdivision!r} of {country!r}; known: {known}"
-        )
+        raise CalendarError(f"unknown subdivision {subdivision!r} of {country!r}; known: {known}")
 
     def lookup(years: Iterable[int]) -> frozenset[date]:
         days = holidays.country_holidays(country, subdiv=subdivision, years=list(years))

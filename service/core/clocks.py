@@ -23,6 +23,7 @@ class TicketClocks:
         self.ticket_id = ticket_id
         self.attributes: dict[str, Scalar] = {}  # replaced, never mutated: events share it
         self.facts: dict[str, Scalar] = {"tenant": tenant}
+        self._excluded: dict[str, bool] = {}
         self.status = "new"
         self.policy: Policy | None = None
         self.created_at: Instant | None = None
@@ -35,8 +36,12 @@ class TicketClocks:
     # -- time ---------------------------------------------------------------------------
 
     def next_due(self) -> Instant | None:
-        dues = [cycle.due for cycle in self.cycles.values() if cycle.due is not None]
-        return min(dues) if dues else None
+        earliest: Instant | None = None
+        for cycle in self.cycles.values():
+            due = cycle.due
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        return earliest
 
     def advance(self, until: Instant) -> list[SlaEvent]:
         """Fire every warning and breach due at or before ``until``, in due order."""
@@ -56,9 +61,14 @@ class TicketClocks:
 
     def _earliest_due(self, until: Instant) -> Cycle | None:
         best: Cycle | None = None
+        best_due = until
         for cycle in self.cycles.values():
-            if cycle.due is not None and cycle.due <= until and (best is None or cycle.due < best.due):  # type: ignore[operator]
-                best = cycle
+            if (
+                cycle.due is not None
+                and cycle.due <= best_due
+                and (best is None or cycle.due < best_due)
+            ):
+                best, best_due = cycle, cycle.due
         return best
 
     # -- events -------------------------------------------------------------------------
@@ -168,7 +178,9 @@ class TicketClocks:
             if cycle.is_open:
                 self._retarget(cycle, cycle.rule, event, out)
 
-    def _retarget(self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]) -> None:
+    def _retarget(
+        self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
+    ) -> None:
         """SPEC §5 target change: ``recompute`` keeps start and elapsed, ``restart`` starts anew."""
         assert self.policy is not None
         target = rule.select_target(self.facts)
@@ -182,7 +194,9 @@ class TicketClocks:
         else:
             cycle.retarget(event.occurred_at, target, rule, self.policy)
 
-    def _switch_policy(self, policy: Policy | None, event: TicketEvent, out: list[SlaEvent]) -> None:
+    def _switch_policy(
+        self, policy: Policy | None, event: TicketEvent, out: list[SlaEvent]
+    ) -> None:
         """Another policy now matches: shared metrics re-target, the rest start or cancel."""
         self.policy = policy
         rules = {rule.metric: rule for rule in policy.clocks} if policy else {}
@@ -248,7 +262,9 @@ class TicketClocks:
             return
         deadline = cycle.deadline()
         cycle.close(event.occurred_at, "cancelled")
-        out.append(self._event(cycle, SlaEventType.CANCELLED, event.occurred_at, event, deadline=deadline))
+        out.append(
+            self._event(cycle, SlaEventType.CANCELLED, event.occurred_at, event, deadline=deadline)
+        )
 
     def _sync_pauses(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         for cycle in self.cycles.values():
@@ -262,7 +278,9 @@ class TicketClocks:
                 out.append(self._event(cycle, SlaEventType.PAUSED, event.occurred_at, event))
 
     def _should_pause(self, rule: ClockRule) -> bool:
-        return rule.pausable and self.policy is not None and self.status in self.policy.pause_statuses
+        return (
+            rule.pausable and self.policy is not None and self.status in self.policy.pause_statuses
+        )
 
     def _is_resolved(self, status: str) -> bool:
         return self.policy is not None and status in self.policy.resolved_statuses
@@ -270,6 +288,16 @@ class TicketClocks:
     def _set_attributes(self, attributes: dict[str, Scalar]) -> None:
         self.attributes = attributes
         self.facts = {**attributes, "tenant": self.tenant}
+        self._excluded.clear()
+
+    def _is_excluded(self, policy: Policy) -> bool:
+        """Whether the policy's compliance excludes this ticket (cached until attributes change)."""
+        excluded = self._excluded.get(policy.name)
+        if excluded is None:
+            compliance = policy.compliance
+            excluded = compliance is not None and compliance.excludes(self.facts)
+            self._excluded[policy.name] = excluded
+        return excluded
 
     # -- output -------------------------------------------------------------------------
 
@@ -279,14 +307,24 @@ class TicketClocks:
         kind: SlaEventType,
         at: Instant,
         cause: TicketEvent | None = None,
+        *,
         threshold: str | None = None,
         deadline: Instant | None = None,
     ) -> SlaEvent:
         cause_id = cause.event_id if cause is not None else None
-        detail = threshold or (cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else "")
-        compliance = cycle.policy.compliance
+        # Once per cycle: started, breach. Once per threshold: warning. Others once per cause.
+        detail = threshold or (
+            cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else None
+        )
         return SlaEvent(
-            event_id=sla_event_id(self.tenant, self.ticket_id, cycle.metric, cycle.number, kind, detail or ""),
+            event_id=sla_event_id(
+                self.tenant,
+                self.ticket_id,
+                cycle.metric,
+                cycle.number,
+                kind=kind,
+                detail=detail or "",
+            ),
             type=kind,
             tenant=self.tenant,
             ticket_id=self.ticket_id,
@@ -302,5 +340,5 @@ class TicketClocks:
             attributes=self.attributes,
             threshold=threshold,
             caused_by=cause_id,
-            compliance_excluded=compliance is not None and compliance.excludes(self.facts),
+            compliance_excluded=self._is_excluded(cycle.policy),
         )

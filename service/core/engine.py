@@ -19,6 +19,7 @@ class Engine:
         self.policies = policies
         self.tickets: dict[TicketKey, Ticket] = {}
         self._due: list[tuple[Instant, TicketKey]] = []
+        self._scheduled: dict[TicketKey, Instant] = {}  # the due each ticket has in the heap
 
     def receive(self, event: TicketEvent, now: Instant) -> list[SlaEvent]:
         """Apply one event; ``now`` is the engine's clock (event time in replay)."""
@@ -35,14 +36,16 @@ class Engine:
         out: list[SlaEvent] = []
         while self._due and self._due[0][0] <= now:
             due, key = heapq.heappop(self._due)
-            ticket = self.tickets[key]
-            if ticket.next_due != due:
+            if self._scheduled.get(key) != due:
                 continue  # stale: the ticket moved on since this was scheduled
+            del self._scheduled[key]
+            ticket = self.tickets[key]
             out += ticket.advance(now)
             self._schedule(key, ticket)
         return out
 
     def _schedule(self, key: TicketKey, ticket: Ticket) -> None:
         due = ticket.next_due
-        if due is not None:
+        if due is not None and self._scheduled.get(key) != due:
+            self._scheduled[key] = due
             heapq.heappush(self._due, (due, key))

@@ -58,7 +58,9 @@ class EventCondition:
     fields: Match
     attributes: Match
 
-    def fits(self, event_type: str, fields: Mapping[str, Scalar], attributes: Mapping[str, Scalar]) -> bool:
+    def fits(
+        self, event_type: str, fields: Mapping[str, Scalar], attributes: Mapping[str, Scalar]
+    ) -> bool:
         return (
             event_type in self.types
             and self.fields.fits(fields)

@@ -70,7 +70,9 @@ class Ticket:
     def fold(self, now: Instant) -> tuple[TicketClocks | None, list[SlaEvent]]:
         """The clocks and every SLA event of the whole log, as of ``now``."""
         ordered = sorted(self.log, key=lambda entry: (entry[0], entry[1]))
-        first = next((i for i, e in enumerate(ordered) if e[2].type is EventType.TICKET_CREATED), None)
+        first = next(
+            (i for i, e in enumerate(ordered) if e[2].type is EventType.TICKET_CREATED), None
+        )
         if first is None:
             return None, []  # held until ticket_created arrives (SPEC §2)
         created_at = ordered[first][0]
@@ -101,7 +103,12 @@ class Ticket:
         return replace(
             old,
             event_id=sla_event_id(
-                self.tenant, self.ticket_id, old.metric, old.cycle, SlaEventType.RETRACTED, old.event_id
+                self.tenant,
+                self.ticket_id,
+                old.metric,
+                old.cycle,
+                kind=SlaEventType.RETRACTED,
+                detail=old.event_id,
             ),
             type=SlaEventType.RETRACTED,
             occurred_at=trigger.occurred_at,

@@ -12,6 +12,7 @@ from service.core.calendar import BusinessCalendar
 from service.core.durations import parse_duration, parse_threshold
 from service.core.errors import SlaTimerError
 from service.core.events import EventType
+from service.core.instant import HOUR
 from service.core.matching import Condition, Match, as_text
 from service.core.policy import (
     BUILT_IN_METRICS,
@@ -28,6 +29,8 @@ from service.core.policy import (
 from . import models
 
 _CUSTOM_METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+_STAND_IN_DAY = 8 * HOUR
 
 Report = Callable[[str, str], None]
 """Records a problem of the entry being built: (field, message)."""
@@ -50,6 +53,7 @@ class Builder:
         self.problems = problems
         self.policies: list[Policy] = []
         self._where: dict[str, str] = {}
+        self._matches: list[tuple[str, str, Match]] = []  # (file, name, match) of every policy
 
     def add_policy(self, file: str, index: int, spec: models.Policy, version: str) -> None:
         def report(field: str, message: str) -> None:
@@ -61,11 +65,13 @@ class Builder:
         self._where.setdefault(spec.name, file)
         calendar = self._calendar(spec.calendar, "calendar", report)
         match = build_match(spec.match, "match", report)
+        self._matches.append((f"{file}#{index + 1}", spec.name, match))
         metrics = [clock.metric for clock in spec.clocks]
         for metric in {m for m in metrics if metrics.count(m) > 1}:
             report("clocks", f"metric {metric!r} appears more than once")
         clocks = tuple(
-            self._clock(clock, f"clocks[{i}]", calendar, report) for i, clock in enumerate(spec.clocks)
+            self._clock(clock, f"clocks[{i}]", calendar, report)
+            for i, clock in enumerate(spec.clocks)
         )
         compliance = self._compliance(spec.compliance, report) if spec.compliance else None
         if len(self.problems.items) > count or calendar is None:
@@ -85,14 +91,15 @@ class Builder:
         )
 
     def check_reachability(self) -> None:
-        for later_index, later in enumerate(self.policies):
-            for earlier in self.policies[:later_index]:
-                if earlier.match.covers(later.match):
-                    file = later.source.partition("#")[0]
+        for later_index, (source, name, match) in enumerate(self._matches):
+            for earlier_source, earlier_name, earlier in self._matches[:later_index]:
+                if earlier.covers(match):
                     self.problems.add(
-                        file, later.name, "match",
-                        f"unreachable: policy {earlier.name!r} ({earlier.source}, match "
-                        f"{earlier.match.describe()}) already takes every ticket this one matches",
+                        source.partition("#")[0],
+                        name,
+                        "match",
+                        f"unreachable: policy {earlier_name!r} ({earlier_source}, match "
+                        f"{earlier.describe()}) already takes every ticket this one matches",
                     )
                     break
 
@@ -108,10 +115,15 @@ class Builder:
     ) -> ClockRule | None:
         custom = spec.metric not in BUILT_IN_METRICS
         if custom and not _CUSTOM_METRIC.fullmatch(spec.metric):
-            report(f"{field}.metric", f"{spec.metric!r} is not a metric name (lowercase, digits, _)")
+            report(
+                f"{field}.metric", f"{spec.metric!r} is not a metric name (lowercase, digits, _)"
+            )
         if custom and not (spec.start_on and spec.stop_on):
             known = ", ".join(sorted(BUILT_IN_METRICS))
-            report(field, f"custom metric {spec.metric!r} needs start_on and stop_on (built-in: {known})")
+            report(
+                field,
+                f"custom metric {spec.metric!r} needs start_on and stop_on (built-in: {known})",
+            )
         if not custom and (spec.start_on or spec.stop_on):
             report(field, f"built-in metric {spec.metric!r} takes no start_on/stop_on")
         targets = [
@@ -133,36 +145,54 @@ class Builder:
             pausable=spec.pausable,
             on_target_change=OnTargetChange(spec.on_target_change),
             on_reopen=OnReopen(spec.on_reopen),
-            start_on=tuple(self._condition(c, f"{field}.start_on[{i}]", report) for i, c in enumerate(spec.start_on)),
-            stop_on=tuple(self._condition(c, f"{field}.stop_on[{i}]", report) for i, c in enumerate(spec.stop_on)),
+            start_on=tuple(
+                self._condition(c, f"{field}.start_on[{i}]", report)
+                for i, c in enumerate(spec.start_on)
+            ),
+            stop_on=tuple(
+                self._condition(c, f"{field}.stop_on[{i}]", report)
+                for i, c in enumerate(spec.stop_on)
+            ),
         )
 
     def _target(
-        self, index: int, spec: models.Target, field: str, default: BusinessCalendar | None, report: Report
+        self,
+        index: int,
+        spec: models.Target,
+        field: str,
+        default: BusinessCalendar | None,
+        report: Report,
     ) -> Target | None:
-        calendar = self._calendar(spec.calendar, f"{field}.calendar", report) if spec.calendar else default
+        calendar = (
+            self._calendar(spec.calendar, f"{field}.calendar", report) if spec.calendar else default
+        )
         match = build_match(spec.match, f"{field}.match", report)
-        if calendar is None:
-            return None
+        # Without a known calendar, durations are still checked, against a stand-in day.
+        business_day = calendar.business_day if calendar is not None else _STAND_IN_DAY
         try:
-            breach_after = parse_duration(spec.breach_after).resolve(calendar.business_day)
+            breach_after = parse_duration(spec.breach_after).resolve(business_day)
         except SlaTimerError as error:
             report(f"{field}.breach_after", str(error))
             return None
         thresholds: list[Threshold] = []
         for text in spec.warn_at:
             try:
-                elapsed = parse_threshold(text).elapsed_at(breach_after, calendar.business_day)
+                elapsed = parse_threshold(text).elapsed_at(breach_after, business_day)
             except SlaTimerError as error:
                 report(f"{field}.warn_at", str(error))
                 continue
             if not 0 < elapsed < breach_after:
-                report(f"{field}.warn_at", f"{text!r} does not fall before breach_after {spec.breach_after!r}")
+                report(
+                    f"{field}.warn_at",
+                    f"{text!r} does not fall before breach_after {spec.breach_after!r}",
+                )
             elif text in (t.label for t in thresholds):
                 report(f"{field}.warn_at", f"{text!r} is listed twice")
             else:
                 thresholds.append(Threshold(text.strip(), elapsed))
         thresholds.sort(key=lambda threshold: threshold.elapsed)
+        if calendar is None:
+            return None
         return Target(index, match, breach_after, tuple(thresholds), calendar)
 
     def _condition(self, spec: models.EventCondition, field: str, report: Report) -> EventCondition:
@@ -170,7 +200,10 @@ class Builder:
         known = {t.value for t in EventType}
         for name in types:
             if name not in known:
-                report(f"{field}.type", f"unknown event type {name!r}; use one of {', '.join(sorted(known))}")
+                report(
+                    f"{field}.type",
+                    f"unknown event type {name!r}; use one of {', '.join(sorted(known))}",
+                )
         fields: dict[str, models.MatchValue] = {
             key: value
             for key in ("status", "reason", "public", "automated")

@@ -1,7 +1,9 @@
 """Calendar entries of a policy file into core calendars (SPEC §3, §4)."""
 
+import itertools
 import re
 from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.core.calendar import BusinessCalendar, CalendarSpec, DayRanges, national_holidays
 from service.core.durations import parse_duration
@@ -22,7 +24,10 @@ def build_calendar(name: str, spec: models.Calendar) -> BusinessCalendar:
         day = _date(text, f"overrides: {text!r}", problems)
         if day is not None:
             overrides[day] = _ranges(ranges, f"overrides.{text}", problems)
-    closed = {_date(text, "holidays.dates", problems) for text in (spec.holidays.dates if spec.holidays else [])}
+    closed = {
+        _date(text, "holidays.dates", problems)
+        for text in (spec.holidays.dates if spec.holidays else [])
+    }
     lookup = None
     if spec.holidays is not None and spec.holidays.country is not None:
         try:
@@ -57,8 +62,6 @@ def build_calendar(name: str, spec: models.Calendar) -> BusinessCalendar:
 
 
 def _check_zone(zone: str, problems: list[str]) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -84,10 +87,14 @@ def _days(key: str, problems: list[str]) -> list[int]:
     for part in key.lower().split(","):
         first, _, last = part.strip().partition("-")
         if first not in DAYS or (last and last not in DAYS):
-            problems.append(f"hours.{key}: {part.strip()!r} is not a day or day range; use {', '.join(DAYS)}")
+            problems.append(
+                f"hours.{key}: {part.strip()!r} is not a day or day range; use {', '.join(DAYS)}"
+            )
             continue
         start, end = DAYS.index(first), DAYS.index(last or first)
-        days += list(range(start, end + 1)) if start <= end else [*range(start, 7), *range(0, end + 1)]
+        days += (
+            list(range(start, end + 1)) if start <= end else [*range(start, 7), *range(0, end + 1)]
+        )
     return days
 
 
@@ -99,12 +106,12 @@ def _ranges(texts: list[str], field: str, problems: list[str]) -> DayRanges:
         if found:
             h1, m1, h2, m2 = (int(g) for g in found.groups())
             start, end = h1 * 60 + m1, h2 * 60 + m2
-        if not found or start >= 1440 or end > 1440 or m1 > 59 or m2 > 59 or start == end:  # type: ignore[possibly-undefined]
+        if not found or start >= 1440 or end > 1440 or m1 > 59 or m2 > 59 or start == end:
             problems.append(f"{field}: {text!r} is not a range like 09:00-17:00 (end may be 24:00)")
             continue
         ranges.append((start, end if end > start else end + 1440))  # 22:00-06:00 runs overnight
     ranges.sort()
-    for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(ranges):
         if start < end:
             problems.append(f"{field}: ranges overlap")
     return tuple(ranges)

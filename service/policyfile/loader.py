@@ -8,7 +8,6 @@ Each problem names the file, the policy and the field.
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from service.core.policy import PolicySet
 
 from . import models
 from .build import Builder, Problems
+from .calendars import build_calendar
 from .yaml_loader import PolicyYamlLoader
 
 
@@ -73,39 +73,47 @@ def check_sources(sources: list[tuple[str, str]]) -> tuple[PolicySet | None, lis
 
 def _parse(name: str, text: str, problems: Problems) -> models.PolicyFile | None:
     try:
-        raw = yaml.load(text, Loader=PolicyYamlLoader)  # noqa: S506 (a SafeLoader)
+        raw = yaml.load(text, Loader=PolicyYamlLoader)
     except yaml.YAMLError as error:
         problems.add(name, None, "", f"not valid YAML: {error}")
         return None
     try:
-        return models.PolicyFile.model_validate(raw or {})
+        top = models.PolicyFileEntries.model_validate(raw or {})
     except ValidationError as error:
-        for item in error.errors(include_url=False):
-            policy, field = _locate(raw, item["loc"])
-            problems.add(name, policy, field, item["msg"])
+        _report(error, name, None, "", problems)
         return None
-
-
-def _locate(raw: Any, loc: tuple[int | str, ...]) -> tuple[str | None, str]:
-    """The policy name and a readable field path for a pydantic error location."""
-    policy = None
-    if len(loc) >= 2 and loc[0] == "policies" and isinstance(loc[1], int):
+    calendars = {}
+    for key, entry in top.calendars.items():
         try:
-            policy = str(raw["policies"][loc[1]].get("name", f"#{loc[1] + 1}"))
-        except (KeyError, IndexError, TypeError, AttributeError):
-            policy = f"#{loc[1] + 1}"
-        loc = loc[2:]
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return policy, path
+            calendars[key] = models.Calendar.model_validate(entry)
+        except ValidationError as error:
+            _report(error, name, None, f"calendars.{key}", problems)
+    policies = []
+    for index, entry in enumerate(top.policies):
+        label = (
+            str(entry.get("name", f"#{index + 1}")) if isinstance(entry, dict) else f"#{index + 1}"
+        )
+        try:
+            policies.append(models.Policy.model_validate(entry))
+        except ValidationError as error:
+            _report(error, name, label, "", problems)
+    # Entries with shape errors are left out, so meaning checks still run on the rest.
+    return models.PolicyFile(calendars=calendars, policies=policies)
+
+
+def _report(
+    error: ValidationError, file: str, policy: str | None, prefix: str, problems: Problems
+) -> None:
+    for item in error.errors(include_url=False):
+        path = prefix
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        problems.add(file, policy, path, item["msg"])
 
 
 def _calendars(
     files: list[tuple[str, models.PolicyFile]], problems: Problems
 ) -> dict[str, BusinessCalendar]:
-    from .calendars import build_calendar
-
     calendars: dict[str, BusinessCalendar] = {}
     for file_name, parsed in files:
         for name, spec in parsed.calendars.items():
@@ -131,5 +139,7 @@ def _version(
         for name, spec in other.calendars.items()
         if name in used
     }
-    content = json.dumps({"policy": policy.model_dump(mode="json"), "calendars": calendars}, sort_keys=True)
+    content = json.dumps(
+        {"policy": policy.model_dump(mode="json"), "calendars": calendars}, sort_keys=True
+    )
     return hashlib.sha256(content.encode()).hexdigest()[:12]

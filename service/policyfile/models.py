@@ -1,6 +1,6 @@
 """The policy file format as pydantic models: the shape, before meaning is checked."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -73,6 +73,14 @@ class Policy(Strict):
     resolved_statuses: list[StrictStr] = ["solved", "closed"]
     compliance: Compliance | None = None
     clocks: Annotated[list[Clock], Field(min_length=1)]
+
+
+class PolicyFileEntries(Strict):
+    """A file's top level; its entries are validated one by one so one bad entry
+    does not hide the problems of the others."""
+
+    calendars: dict[StrictStr, dict[str, Any]] = {}
+    policies: list[dict[str, Any]] = []
 
 
 class PolicyFile(Strict):

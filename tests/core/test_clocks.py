@@ -14,7 +14,9 @@ calendars:
   always: {timezone: UTC, hours: 24x7}
 """
 
-POLICIES = load_policy_text(OFFICE + """
+POLICIES = load_policy_text(
+    OFFICE
+    + """
 policies:
   - name: support
     calendar: office
@@ -35,12 +37,15 @@ policies:
           - {match: {priority: critical}, breach_after: 4h, calendar: always}
           - {match: {priority: high}, breach_after: 8h}
           - {breach_after: 24h}
-""")
+"""
+)
 
 
 def ticket(**attributes: object) -> History:
     history = History()
-    history.add("2026-01-09 16:00", "ticket_created", attributes=attributes or {"priority": "normal"})
+    history.add(
+        "2026-01-09 16:00", "ticket_created", attributes=attributes or {"priority": "normal"}
+    )
     return history
 
 
@@ -87,7 +92,10 @@ def test_reply_exactly_at_the_deadline_is_met() -> None:
 def test_critical_ticket_counts_around_the_clock() -> None:
     out = run(POLICIES, ticket(priority="critical").events, until="2026-01-10 00:00")
     breaches = {e.metric: show(e.occurred_at) for e in out if e.type == "sla.breach"}
-    assert breaches == {"first_response": "Fri 2026-01-09 17:00", "resolution": "Fri 2026-01-09 20:00"}
+    assert breaches == {
+        "first_response": "Fri 2026-01-09 17:00",
+        "resolution": "Fri 2026-01-09 20:00",
+    }
 
 
 def test_pending_pauses_resolution_but_not_an_unpausable_first_response() -> None:
@@ -97,7 +105,10 @@ def test_pending_pauses_resolution_but_not_an_unpausable_first_response() -> Non
     out = run(POLICIES, history.events, until="2026-01-20 00:00")
     breaches = {e.metric: show(e.deadline) for e in out if e.type == "sla.breach"}
     # resolution: 24h from Fri 16:00 is Wed 16:00; paused 4 business hours moves it to Thu 12:00.
-    assert breaches == {"first_response": "Tue 2026-01-13 16:00", "resolution": "Thu 2026-01-15 12:00"}
+    assert breaches == {
+        "first_response": "Tue 2026-01-13 16:00",
+        "resolution": "Thu 2026-01-15 12:00",
+    }
     paused = [e for e in out if e.type == "sla.paused"]
     assert [(e.metric, e.elapsed) for e in paused] == [("resolution", 2 * HOUR)]
 
@@ -119,7 +130,11 @@ def test_next_response_starts_on_customer_reply_after_first_response() -> None:
     history.add("2026-01-12 11:30", "customer_reply")  # a cycle is already running
     history.add("2026-01-12 13:00", "agent_reply")
     history.add("2026-01-12 16:00", "customer_reply")
-    out = brief(e for e in run(POLICIES, history.events, until="2026-01-20 00:00") if e.metric == "next_response")
+    out = brief(
+        e
+        for e in run(POLICIES, history.events, until="2026-01-20 00:00")
+        if e.metric == "next_response"
+    )
     assert out == [
         ("started", "next_response", "Mon 2026-01-12 11:00"),
         ("met", "next_response", "Mon 2026-01-12 13:00"),
@@ -132,7 +147,11 @@ def test_periodic_update_restarts_with_every_public_reply() -> None:
     history = ticket(priority="critical")
     history.add("2026-01-09 16:30", "agent_reply")
     history.add("2026-01-09 19:00", "agent_reply")
-    out = [e for e in run(POLICIES, history.events, until="2026-01-10 00:00") if e.metric == "periodic_update"]
+    out = [
+        e
+        for e in run(POLICIES, history.events, until="2026-01-10 00:00")
+        if e.metric == "periodic_update"
+    ]
     assert [(e.type, e.cycle, show(e.occurred_at)) for e in out] == [
         ("sla.started", 1, "Fri 2026-01-09 16:30"),
         ("sla.met", 1, "Fri 2026-01-09 19:00"),
@@ -155,7 +174,11 @@ def test_reopen_resumes_resolution_with_its_elapsed_time() -> None:
     history.add("2026-01-09 16:30", "agent_reply")
     history.add("2026-01-12 13:00", "status_change", status="solved")  # 5h counted
     history.add("2026-01-14 09:00", "status_change", status="open")
-    out = [e for e in run(POLICIES, history.events, until="2026-01-20 00:00") if e.metric == "resolution"]
+    out = [
+        e
+        for e in run(POLICIES, history.events, until="2026-01-20 00:00")
+        if e.metric == "resolution"
+    ]
     assert [(e.type, e.cycle, show(e.occurred_at), e.elapsed // HOUR) for e in out] == [
         ("sla.started", 1, "Fri 2026-01-09 16:00", 0),
         ("sla.met", 1, "Mon 2026-01-12 13:00", 5),
@@ -165,17 +188,23 @@ def test_reopen_resumes_resolution_with_its_elapsed_time() -> None:
 
 
 def test_reopen_with_new_cycle_starts_counting_from_zero() -> None:
-    policies = load_policy_text(OFFICE + """
+    policies = load_policy_text(
+        OFFICE
+        + """
 policies:
   - name: cycles
     calendar: office
     clocks:
       - {metric: resolution, on_reopen: new_cycle, targets: [{breach_after: 2h}]}
-""")
+"""
+    )
     history = ticket()
     history.add("2026-01-12 09:00", "status_change", status="solved")
     history.add("2026-01-12 10:00", "status_change", status="open")
-    out = [(e.type, e.cycle, show(e.occurred_at)) for e in run(policies, history.events, until="2026-01-20 00:00")]
+    out = [
+        (e.type, e.cycle, show(e.occurred_at))
+        for e in run(policies, history.events, until="2026-01-20 00:00")
+    ]
     assert out == [
         ("sla.started", 1, "Fri 2026-01-09 16:00"),
         ("sla.met", 1, "Mon 2026-01-12 09:00"),
@@ -187,7 +216,11 @@ policies:
 def test_priority_downgrade_recomputes_with_the_new_target() -> None:
     history = ticket(priority="high")  # 8h resolution: Tue 15:00
     history.add("2026-01-12 10:00", "attribute_change", attributes={"priority": "normal"})
-    out = [e for e in run(POLICIES, history.events, until="2026-01-30 00:00") if e.metric == "resolution"]
+    out = [
+        e
+        for e in run(POLICIES, history.events, until="2026-01-30 00:00")
+        if e.metric == "resolution"
+    ]
     assert [(e.type, show(e.occurred_at), e.cycle) for e in out] == [
         ("sla.started", "Fri 2026-01-09 16:00", 1),
         ("sla.breach", "Wed 2026-01-14 16:00", 1),  # 24h from the same start
@@ -197,14 +230,20 @@ def test_priority_downgrade_recomputes_with_the_new_target() -> None:
 def test_upgrade_past_the_new_target_breaches_at_the_change() -> None:
     history = ticket()  # 24h resolution; 6h counted by Mon 14:00
     history.add("2026-01-12 14:00", "attribute_change", attributes={"priority": "critical"})
-    out = [e for e in run(POLICIES, history.events, until="2026-01-30 00:00") if e.metric == "resolution"]
+    out = [
+        e
+        for e in run(POLICIES, history.events, until="2026-01-30 00:00")
+        if e.metric == "resolution"
+    ]
     breach = next(e for e in out if e.type == "sla.breach")
     assert show(breach.occurred_at) == "Mon 2026-01-12 14:00"
     assert breach.calendar == "always"
 
 
 def test_restart_on_target_change_starts_a_fresh_cycle() -> None:
-    policies = load_policy_text(OFFICE + """
+    policies = load_policy_text(
+        OFFICE
+        + """
 policies:
   - name: restarting
     calendar: office
@@ -212,10 +251,14 @@ policies:
       - metric: resolution
         on_target_change: restart
         targets: [{match: {priority: high}, breach_after: 2h}, {breach_after: 8h}]
-""")
+"""
+    )
     history = ticket(priority="high")
     history.add("2026-01-12 09:30", "attribute_change", attributes={"priority": "normal"})
-    out = [(e.type, e.cycle, show(e.occurred_at)) for e in run(policies, history.events, until="2026-01-30 00:00")]
+    out = [
+        (e.type, e.cycle, show(e.occurred_at))
+        for e in run(policies, history.events, until="2026-01-30 00:00")
+    ]
     assert out == [
         ("sla.started", 1, "Fri 2026-01-09 16:00"),
         ("sla.cancelled", 1, "Mon 2026-01-12 09:30"),
@@ -228,12 +271,18 @@ def test_each_warning_fires_once_per_cycle() -> None:
     history = ticket()
     history.add("2026-01-12 16:30", "status_change", status="pending")
     history.add("2026-01-12 16:45", "status_change", status="open")
-    out = [e.threshold for e in run(POLICIES, history.events, until="2026-01-20 00:00") if e.type == "sla.warning"]
+    out = [
+        e.threshold
+        for e in run(POLICIES, history.events, until="2026-01-20 00:00")
+        if e.type == "sla.warning"
+    ]
     assert out == ["8h", "-1h"]
 
 
 def test_custom_clock_runs_between_its_start_and_stop_conditions() -> None:
-    policies = load_policy_text(OFFICE + """
+    policies = load_policy_text(
+        OFFICE
+        + """
 policies:
   - name: workaround
     calendar: office
@@ -242,7 +291,8 @@ policies:
         start_on: [{type: ticket_created}]
         stop_on: [{type: attribute_change, attributes: {priority: [high, normal]}}]
         targets: [{breach_after: 6h, calendar: always, warn_at: [2h]}]
-""")
+"""
+    )
     history = ticket(priority="critical")
     history.add("2026-01-09 19:00", "attribute_change", attributes={"priority": "high"})
     out = brief(run(policies, history.events, until="2026-01-30 00:00"))
@@ -254,7 +304,9 @@ policies:
 
 
 def test_attribute_change_to_another_policy_moves_the_clocks() -> None:
-    policies = load_policy_text(OFFICE + """
+    policies = load_policy_text(
+        OFFICE
+        + """
 policies:
   - name: vip
     match: {plan: vip}
@@ -265,11 +317,14 @@ policies:
     clocks:
       - {metric: first_response, targets: [{breach_after: 8h}]}
       - {metric: resolution, targets: [{breach_after: 40h}]}
-""")
+"""
+    )
     history = ticket(plan="basic")
     history.add("2026-01-09 20:00", "attribute_change", attributes={"plan": "vip"})
-    out = [(e.type, e.metric, e.policy, show(e.occurred_at))
-           for e in run(policies, history.events, until="2026-01-30 00:00")]
+    out = [
+        (e.type, e.metric, e.policy, show(e.occurred_at))
+        for e in run(policies, history.events, until="2026-01-30 00:00")
+    ]
     assert out == [
         ("sla.started", "first_response", "standard", "Fri 2026-01-09 16:00"),
         ("sla.started", "resolution", "standard", "Fri 2026-01-09 16:00"),
@@ -280,10 +335,16 @@ policies:
 
 
 def test_ticket_no_policy_matches_has_no_clocks() -> None:
-    policies = load_policy_text(OFFICE + """
+    policies = load_policy_text(
+        OFFICE
+        + """
 policies:
-  - {name: only-vip, match: {plan: vip}, calendar: office, clocks: [{metric: resolution, targets: [{breach_after: 1h}]}]}
-""")
+  - name: only-vip
+    match: {plan: vip}
+    calendar: office
+    clocks: [{metric: resolution, targets: [{breach_after: 1h}]}]
+"""
+    )
     assert run(policies, ticket(plan="basic").events, until="2026-01-30 00:00") == []
 
 

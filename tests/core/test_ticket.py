@@ -1,4 +1,4 @@
-"""Input handling of SPEC §2 and late data of SPEC §6: order, duplicates, held events, retractions."""
+"""SPEC §2 input handling and §6 late data: order, duplicates, held events, retractions."""
 
 import random
 
@@ -62,7 +62,9 @@ def test_shuffled_input_gives_the_same_output(rng: random.Random) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.randoms(use_true_random=False))
-def test_shuffled_stream_with_a_moving_clock_converges_to_the_in_order_outcome(rng: random.Random) -> None:
+def test_shuffled_stream_with_a_moving_clock_converges_to_the_in_order_outcome(
+    rng: random.Random,
+) -> None:
     """Each arrival moves the clock to the latest event time, as replay does; retractions
     must undo exactly what the late events disprove."""
     events = _conversation().events

@@ -1,0 +1,54 @@
+# SLA Timer: every entry point a developer or CI needs. `make help` lists them.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+POLICIES ?= deploy/policies
+
+.PHONY: help install test lint typecheck imports pytest golden bench policies-check replay-example kafka-up kafka-down clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+install: $(STAMP)  ## create .venv and install the project with its pinned dev tools
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+test: lint typecheck imports pytest  ## everything CI runs: lint, types, import contracts, all tests
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+
+typecheck: install  ## mypy (strict) on service/
+	$(BIN)/mypy
+
+imports: install  ## import-linter: the core stays pure, dependencies point inward
+	$(BIN)/lint-imports
+
+pytest: install  ## the test suite (starts the local Kafka broker for integration tests)
+	$(BIN)/pytest
+
+golden: install  ## rewrite the golden expectations of the seed contracts; review the diff
+	SLA_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
+
+bench: install  ## benchmarks; they print their figures
+	$(BIN)/python -m bench.calendar_bench
+	$(BIN)/python -m bench.replay_bench
+
+policies-check: install  ## validate the seed policies
+	$(BIN)/sla-timer policies check $(POLICIES)
+
+kafka-up:  ## start the local single-node Kafka broker (fetches its jars on first use)
+	bash deploy/kafka/kafka.sh up
+
+kafka-down:  ## stop the local Kafka broker
+	bash deploy/kafka/kafka.sh down
+
+clean:  ## remove the virtualenv and local state (broker data included)
+	-bash deploy/kafka/kafka.sh down
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache .hypothesis
