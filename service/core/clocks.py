@@ -30,6 +30,7 @@ class TicketClocks:
         self.first_responded = False
         self.resolved = False
         self.cycles: dict[str, Cycle] = {}  # the latest cycle of each metric
+        self.statuses: list[tuple[Instant, str]] = []  # (since, status), to count owed clocks
         self.last_event_at: Instant = _NEVER
         self.last_fired_due: Instant = _NEVER
 
@@ -89,6 +90,7 @@ class TicketClocks:
     def _create(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         self.created_at = event.occurred_at
         self.status = event.status or "new"
+        self.statuses.append((event.occurred_at, self.status))
         self._set_attributes(dict(event.attributes))
         self.policy = self.policies.select(self.facts)
         self.resolved = self._is_resolved(self.status)
@@ -127,6 +129,7 @@ class TicketClocks:
 
     def _status_change(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         self.status = event.status or self.status
+        self.statuses.append((event.occurred_at, self.status))
         resolved = self._is_resolved(self.status)
         if resolved and not self.resolved:
             self.resolved = True
@@ -177,6 +180,45 @@ class TicketClocks:
         for cycle in list(self.cycles.values()):
             if cycle.is_open:
                 self._retarget(cycle, cycle.rule, event, out)
+        self._start_owed(event, out)
+
+    def _start_owed(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """Start a first response or resolution that is owed but never ran, because no
+        target matched until now (e.g. the category was set after creation)."""
+        if self.policy is None:
+            return
+        for rule in self.policy.clocks:
+            owed = (rule.metric == Metric.FIRST_RESPONSE and not self.first_responded) or (
+                rule.metric == Metric.RESOLUTION and not self.resolved
+            )
+            if not owed or rule.metric in self.cycles or rule.select_target(self.facts) is None:
+                continue
+            if rule.on_target_change is OnTargetChange.RESTART:
+                self._start(rule, event, out)
+            else:
+                self._start_from_creation(rule, event, out)
+
+    def _start_from_creation(
+        self, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
+    ) -> None:
+        """``recompute`` for a clock that starts at creation: the cycle counts the business
+        time the ticket was open (and, if pausable, not paused) since it was created."""
+        assert self.policy is not None and self.created_at is not None
+        target = rule.select_target(self.facts)
+        assert target is not None
+        at, counted = event.occurred_at, 0
+        bounds = [*self.statuses[1:], (at, self.status)]
+        for (start, status), (end, _) in zip(self.statuses, bounds, strict=True):
+            paused = rule.pausable and status in self.policy.pause_statuses
+            if not paused and not self._is_resolved(status):
+                counted += target.calendar.between(start, min(end, at))
+        cycle = Cycle(rule, self.policy, 1, target, self.created_at, at, counted)
+        self.cycles[rule.metric] = cycle
+        cycle.refresh_due()
+        out.append(self._event(cycle, SlaEventType.STARTED, at, event))
+        if self._should_pause(rule):
+            cycle.pause(at)
+            out.append(self._event(cycle, SlaEventType.PAUSED, at, event))
 
     def _retarget(
         self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
@@ -207,12 +249,7 @@ class TicketClocks:
                 self._retarget(cycle, rules[metric], event, out)
             else:
                 self._cancel(cycle, event, out)
-        for metric, rule in rules.items():
-            owed = (metric == Metric.FIRST_RESPONSE and not self.first_responded) or (
-                metric == Metric.RESOLUTION and not self.resolved
-            )
-            if owed and metric not in self.cycles:
-                self._start(rule, event, out)
+        self._start_owed(event, out)
 
     # -- custom clocks ------------------------------------------------------------------
 
@@ -224,9 +261,14 @@ class TicketClocks:
                 continue
             cycle = self.cycles.get(rule.metric)
             if cycle is not None and cycle.is_open:
-                if any(c.fits(event.type, fields, self.attributes) for c in rule.stop_on):
+                if any(
+                    c.fits(event.type, fields, self.attributes, event.attributes)
+                    for c in rule.stop_on
+                ):
                     self._stop(rule.metric, event, out)
-            elif any(c.fits(event.type, fields, self.attributes) for c in rule.start_on):
+            elif any(
+                c.fits(event.type, fields, self.attributes, event.attributes) for c in rule.start_on
+            ):
                 self._start(rule, event, out)
 
     # -- cycle transitions --------------------------------------------------------------
@@ -312,10 +354,12 @@ class TicketClocks:
         deadline: Instant | None = None,
     ) -> SlaEvent:
         cause_id = cause.event_id if cause is not None else None
-        # Once per cycle: started, breach. Once per threshold: warning. Others once per cause.
-        detail = threshold or (
-            cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else None
-        )
+        # Once per cycle: started, breach. Warnings: once per target and threshold.
+        # The others: once per causing event.
+        if threshold is not None:
+            detail: str | None = cycle.warning_key(threshold)
+        else:
+            detail = cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else None
         return SlaEvent(
             event_id=sla_event_id(
                 self.tenant,

@@ -25,7 +25,7 @@ class Cycle:
     breached_at: Instant | None = None
     closed: str | None = None  # "met", "stopped" or "cancelled"
     closed_at: Instant | None = None
-    fired: set[str] = field(default_factory=set)
+    fired: set[str] = field(default_factory=set)  # warning keys, see ``warning_key``
     due: Instant | None = None
     due_label: str | None = None  # a threshold's label, or None for the breach
 
@@ -66,6 +66,11 @@ class Cycle:
         if not self.is_counting:
             return None
         return self.target.calendar.add(self.since, self.target.breach_after - self.counted)
+
+    def warning_key(self, label: str) -> str:
+        """Warnings fire once per cycle and target: after a re-target, ``75%`` of the new
+        target is a new warning (its instant differs), while the same target's stays fired."""
+        return f"{self.policy.name}/{self.target.index}/{label}"
 
     def remaining(self, at: Instant) -> int:
         return self.target.breach_after - self.elapsed(at)
@@ -108,7 +113,7 @@ class Cycle:
         if self.due_label is None:
             self.breached_at = self.due
         else:
-            self.fired.add(self.due_label)
+            self.fired.add(self.warning_key(self.due_label))
         self.refresh_due()
 
     def refresh_due(self) -> None:
@@ -122,7 +127,7 @@ class Cycle:
             return
         calendar = self.target.calendar
         for threshold in self.target.thresholds:
-            if threshold.label not in self.fired:
+            if self.warning_key(threshold.label) not in self.fired:
                 self.due = calendar.add(self.since, threshold.elapsed - self.counted)
                 self.due_label = threshold.label
                 return

@@ -1,7 +1,7 @@
 """Policies as frozen objects, trusted once the loader has validated them (SPEC §3)."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .calendar import BusinessCalendar
@@ -51,20 +51,27 @@ class EventCondition:
     """A custom clock's ``start_on``/``stop_on`` entry: event types plus field tests.
 
     ``fields`` tests the event's own fields (status, reason, public, automated);
-    ``attributes`` tests the ticket's attributes after the event is applied.
+    ``attributes`` tests the ticket's attributes after the event is applied; ``changes``
+    tests the attributes the event itself sets (so "priority became C1" is expressible).
     """
 
     types: frozenset[str]
     fields: Match
     attributes: Match
+    changes: Match = field(default_factory=Match)
 
     def fits(
-        self, event_type: str, fields: Mapping[str, Scalar], attributes: Mapping[str, Scalar]
+        self,
+        event_type: str,
+        fields: Mapping[str, Scalar],
+        attributes: Mapping[str, Scalar],
+        changes: Mapping[str, Scalar],
     ) -> bool:
         return (
             event_type in self.types
             and self.fields.fits(fields)
             and self.attributes.fits(attributes)
+            and self.changes.fits(changes)
         )
 
 

@@ -213,6 +213,7 @@ class Builder:
             types=frozenset(types),
             fields=build_match(fields, field, report),
             attributes=build_match(spec.attributes, f"{field}.attributes", report),
+            changes=build_match(spec.changes, f"{field}.changes", report),
         )
 
     def _compliance(self, spec: models.Compliance, report: Report) -> Compliance | None:

@@ -47,6 +47,7 @@ class EventCondition(Strict):
     public: StrictBool | None = None
     automated: StrictBool | None = None
     attributes: MatchSpec = {}
+    changes: MatchSpec = {}
 
 
 class Clock(Strict):

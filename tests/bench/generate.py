@@ -15,16 +15,18 @@ from pathlib import Path
 TENANTS: dict[str, dict[str, list[str]]] = {
     "westock": {
         "tier": ["essential", "scale"],
-        "category": ["product", "general"],
-        "issue": ["payment", "dashboard_access", "technical", "none"],
+        "category": ["general", "product", "payment", "dashboard_access", "technical"],
     },
-    "istockist": {"priority": ["critical", "medium", "low"]},
+    "istockist": {
+        "priority": ["critical", "medium", "low"],
+        "priority_set_by": ["support", "client"],
+    },
     "saleslayer": {"account_type": ["enterprise", "premium", "starter", "connect"]},
     "commerceup": {
         "priority": ["C1", "C2", "C3", "C4"],
         "subject": ["Checkout broken", "System Down", "C3 banner"],
     },
-    "liveagent": {"severity": ["1", "2", "3", "4", "5"]},
+    "liveagent": {"support_plan": ["dedicated"], "severity": ["1", "2", "3", "4", "5"]},
 }
 START = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -355,3 +355,94 @@ def test_met_event_reports_elapsed_and_deadline() -> None:
     assert met.elapsed == 3 * HOUR
     assert show(met.deadline) == "Tue 2026-01-13 16:00"
     assert met.caused_by == "T1-2"
+
+
+CATEGORIES = load_policy_text(
+    OFFICE
+    + """
+policies:
+  - name: by-category
+    calendar: office
+    pause_statuses: [pending]
+    clocks:
+      - metric: resolution
+        targets: [{match: {category: payment}, breach_after: 8h, warn_at: ["75%"]}]
+      - metric: first_response
+        on_target_change: restart
+        targets: [{match: {category: payment}, breach_after: 2h}]
+"""
+)
+
+
+def test_target_appearing_later_starts_an_owed_clock_counting_from_creation() -> None:
+    history = History()
+    history.add("2026-01-12 09:00", "ticket_created", attributes={"category": "unknown"})
+    history.add("2026-01-12 10:00", "status_change", status="pending")
+    history.add("2026-01-12 11:00", "status_change", status="open")
+    history.add("2026-01-12 12:00", "attribute_change", attributes={"category": "payment"})
+    out = run(CATEGORIES, history.events, until="2026-01-20 00:00")
+    resolution = [
+        (e.type, show(e.occurred_at), e.elapsed // HOUR) for e in out if e.metric == "resolution"
+    ]
+    # 1h open before the pause, paused 10-11, 1h more: 2h counted at 12:00; 8h at Tue 10:00.
+    assert resolution == [
+        ("sla.started", "Mon 2026-01-12 12:00", 2),
+        ("sla.warning", "Mon 2026-01-12 16:00", 6),
+        ("sla.breach", "Tue 2026-01-13 10:00", 8),
+    ]
+    # ``restart`` starts the owed clock at the change instead.
+    response = next(e for e in out if e.metric == "first_response" and e.type == "sla.breach")
+    assert show(response.occurred_at) == "Mon 2026-01-12 14:00"
+
+
+def test_warning_of_a_new_target_fires_after_a_recompute() -> None:
+    history = ticket(priority="high")
+    history.add("2026-01-12 10:00", "agent_reply")
+    history.add("2026-01-12 14:00", "attribute_change", attributes={"priority": "normal"})
+    policies = load_policy_text(
+        OFFICE
+        + """
+policies:
+  - name: retarget
+    calendar: office
+    clocks:
+      - metric: resolution
+        targets:
+          - {match: {priority: high}, breach_after: 8h, warn_at: ["50%"]}
+          - {breach_after: 16h, warn_at: ["50%"]}
+"""
+    )
+    warnings = [
+        show(e.occurred_at)
+        for e in run(policies, history.events, until="2026-01-30 00:00")
+        if e.type == "sla.warning"
+    ]
+    # 50% of 8h: 1h on Friday + 3h, Mon 12:00; after the downgrade 50% of 16h: Mon 16:00.
+    assert warnings == ["Mon 2026-01-12 12:00", "Mon 2026-01-12 16:00"]
+
+
+def test_custom_clock_can_start_when_an_attribute_becomes_a_value() -> None:
+    policies = load_policy_text(
+        OFFICE
+        + """
+policies:
+  - name: escalations
+    calendar: office
+    clocks:
+      - metric: escalation
+        start_on:
+          - {type: ticket_created, attributes: {priority: critical}}
+          - {type: attribute_change, changes: {priority: critical}}
+        stop_on: [{type: attribute_change, changes: {priority: [high, normal]}}]
+        targets: [{breach_after: 2h, calendar: always}]
+"""
+    )
+    history = ticket(priority="normal")
+    history.add("2026-01-09 17:00", "attribute_change", attributes={"priority": "critical"})
+    history.add("2026-01-09 18:00", "attribute_change", attributes={"subject": "still broken"})
+    history.add("2026-01-09 18:30", "attribute_change", attributes={"priority": "high"})
+    out = brief(run(policies, history.events, until="2026-01-30 00:00"))
+    assert out == [
+        ("started", "escalation", "Fri 2026-01-09 17:00"),
+        ("met", "escalation", "Fri 2026-01-09 18:30"),
+    ]

@@ -35,6 +35,7 @@ KEPT = (
     "policy",
     "calendar",
     "retracted_event_id",
+    "compliance_excluded",
 )
 UPDATE = os.environ.get("SLA_UPDATE_GOLDEN") == "1"
 
