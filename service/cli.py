@@ -1,6 +1,7 @@
 """The ``sla-timer`` command: replay, policies check (SPEC §7)."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--policies", required=True, type=Path, help="policy directory")
     replay.add_argument(
         "--until", type=_timestamp, help="move the clock to this RFC 3339 time at the end"
+    )
+    replay.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="processes sharing the tickets (default: CPUs, at most 4); output is the same",
     )
     replay.add_argument(
         "events", type=Path, help="JSON lines, one input event per line ('-' for stdin)"
@@ -60,7 +67,7 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     stream = sys.stdin if str(args.events) == "-" else args.events.open(encoding="utf-8")
     with stream:
-        summary = run_replay(policies, stream, args.until, sys.stdout, sys.stderr)
+        summary = run_replay(policies, stream, args.until, sys.stdout, sys.stderr, args.workers)
     print(summary.describe(), file=sys.stderr)
     return 1 if summary.invalid else 0
 

@@ -1,11 +1,15 @@
 """``sla-timer replay`` (SPEC §7): JSON lines in, SLA events out in occurred_at order."""
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from service.cli import main
+from service.policyfile import load_policies
+from service.replay import run_replay
+from tests.bench.generate import stream
 
 POLICY = """
 calendars:
@@ -102,3 +106,17 @@ def test_invalid_policies_stop_replay_with_the_report(
     (tmp_path / "e.jsonl").write_text("")
     assert main(["replay", "--policies", str(tmp_path / "p"), str(tmp_path / "e.jsonl")]) == 2
     assert "invalid policies" in capsys.readouterr().err
+
+
+def test_workers_share_tickets_and_print_the_same_bytes(tmp_path: Path) -> None:
+    lines = [line + "\n" for line in stream(tickets=300, events=3000, late_share=0.05)]
+    lines.insert(17, "broken line\n")
+    policies = load_policies(Path(__file__).parents[1] / "deploy" / "policies")
+    outputs = []
+    for workers in (1, 3):
+        out, err = io.StringIO(), io.StringIO()
+        summary = run_replay(policies, lines, None, out, err, workers=workers)
+        outputs.append((out.getvalue(), err.getvalue(), summary.describe()))
+    assert outputs[0] == outputs[1]
+    assert "line 18: not JSON" in outputs[0][1]
+    assert "retracted" in outputs[0][0]  # the late arrivals were exercised
