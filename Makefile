@@ -37,8 +37,8 @@ golden: install  ## rewrite the golden expectations of the seed contracts; revie
 	SLA_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden
 
 bench: install  ## benchmarks; they print their figures
-	$(BIN)/python -m bench.calendar_bench
-	$(BIN)/python -m bench.replay_bench
+	$(BIN)/python -m tests.bench.calendar_bench
+	$(BIN)/python -m tests.bench.replay_bench
 
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)

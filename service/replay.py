@@ -118,6 +118,8 @@ class Shard:
         return self.summary, self.outputs
 
     def _collect(self, events: list[SlaEvent]) -> None:
+        if not events:
+            return
         for event in events:
             key = (event.tenant, event.ticket_id)
             count = self.emitted.get(key, 0)

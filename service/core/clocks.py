@@ -83,7 +83,7 @@ class TicketClocks:
                 self._create(event, out)
         elif self.created_at is not None:
             self._HANDLERS[event.type](self, event, out)
-        if self.policy is not None and self.created_at is not None:
+        if self.policy is not None and self.created_at is not None and self.policy.has_custom:
             self._custom_clocks(event, out)
         return out
 
@@ -256,9 +256,7 @@ class TicketClocks:
     def _custom_clocks(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         assert self.policy is not None
         fields = event.fields()
-        for rule in self.policy.clocks:
-            if not rule.is_custom:
-                continue
+        for rule in self.policy.custom_clocks:
             cycle = self.cycles.get(rule.metric)
             if cycle is not None and cycle.is_open:
                 if any(

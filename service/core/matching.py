@@ -53,7 +53,10 @@ class Match:
     conditions: tuple[Condition, ...] = ()
 
     def fits(self, facts: Mapping[str, Scalar]) -> bool:
-        return all(condition.fits(facts) for condition in self.conditions)
+        for condition in self.conditions:  # noqa: SIM110 (all() over a generator: 2x slower)
+            if not condition.fits(facts):
+                return False
+        return True
 
     def covers(self, later: "Match") -> bool:
         """Whether every ticket ``later`` fits is already taken by this match.
