@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.set_defaults(run=_replay)
 
+    worker = commands.add_parser(
+        "worker", help="run the streaming worker (configuration: SLA_* environment variables)"
+    )
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.set_defaults(run=_worker)
+
     policies = commands.add_parser("policies", help="policy files")
     policy_commands = policies.add_subparsers(title="policy commands")
     check = policy_commands.add_parser(
@@ -74,6 +80,12 @@ def _replay(args: argparse.Namespace) -> int:
         summary = run_replay(policies, stream, args.until, sys.stdout, sys.stderr, args.workers)
     print(summary.describe(), file=sys.stderr)
     return 1 if summary.invalid else 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from service.worker.main import run_worker  # noqa: PLC0415 (Faust is heavy: load it here only)
+
+    return run_worker(os.environ, args.loglevel)
 
 
 def _check(args: argparse.Namespace) -> int:

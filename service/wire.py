@@ -100,15 +100,17 @@ def decode(raw: bytes | str) -> TicketEvent:
     if isinstance(raw, bytes) or len(raw) * 4 > MAX_EVENT_BYTES:
         size = len(raw.encode() if isinstance(raw, str) else raw)
         if size > MAX_EVENT_BYTES:
-            raise InvalidEvent(f"message of {size} bytes is over the limit of {MAX_EVENT_BYTES}")
+            raise InvalidEvent(
+                f"message of {size} bytes is over the limit of {MAX_EVENT_BYTES}", "too_large"
+            )
     try:
         wire = _INPUT.validate_json(raw)
     except ValidationError as error:
-        raise InvalidEvent(_reason(error)) from None
+        raise InvalidEvent(_reason(error), _kind(error)) from None
     try:
         occurred_at = parse_timestamp(wire.occurred_at)
     except ValueError as error:
-        raise InvalidEvent(f"occurred_at: {error}") from None
+        raise InvalidEvent(f"occurred_at: {error}", "timestamp") from None
     fields = wire.__dict__  # pydantic's attribute fallback is slow for absent fields
     get = fields.get
     return TicketEvent(  # positional: this runs for every event
@@ -123,6 +125,15 @@ def decode(raw: bytes | str) -> TicketEvent:
         get("public", True),
         get("automated", False),
     )
+
+
+def _kind(error: ValidationError) -> str:
+    kinds = {item["type"] for item in error.errors(include_url=False)}
+    if "json_invalid" in kinds:
+        return "not_json"
+    if kinds & {"union_tag_invalid", "union_tag_not_found"}:
+        return "unknown_type"
+    return "schema"
 
 
 def _reason(error: ValidationError) -> str:

@@ -23,8 +23,10 @@ class InvalidPolicies(SlaTimerError):
 
 
 class InvalidEvent(SlaTimerError):
-    """An input event that cannot be used; ``reason`` says why, for the dead-letter topic."""
+    """An input event that cannot be used; ``reason`` says why, for the dead-letter topic,
+    and ``kind`` names the class of problem in a few words, for metrics labels."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, kind: str = "schema") -> None:
         self.reason = reason
+        self.kind = kind
         super().__init__(reason)

@@ -48,6 +48,11 @@ class Ticket:
             return self._publish(out)
         return self._refold(now, event)
 
+    def restore(self, now: Instant) -> list[SlaEvent]:
+        """Rebuild the clocks of a ticket loaded from storage; return what is owed: events
+        that fell due while nobody was watching, retractions if the policies changed."""
+        return self._refold(now, None)
+
     def advance(self, now: Instant) -> list[SlaEvent]:
         """Fire the warnings and breaches due up to ``now``."""
         if self.clocks is None:
@@ -87,11 +92,11 @@ class Ticket:
         out += clocks.advance(now)
         return clocks, out
 
-    def _refold(self, now: Instant, trigger: TicketEvent) -> list[SlaEvent]:
+    def _refold(self, now: Instant, trigger: TicketEvent | None) -> list[SlaEvent]:
         self.clocks, outcome = self.fold(now)
         current = {sla_event.event_id: sla_event for sla_event in outcome}
         retractions = [
-            self._retraction(old, trigger)
+            self._retraction(old, trigger, now)
             for event_id, old in self.published.items()
             if event_id not in current
         ]
@@ -99,7 +104,7 @@ class Ticket:
         self.published = current
         return retractions + fresh
 
-    def _retraction(self, old: SlaEvent, trigger: TicketEvent) -> SlaEvent:
+    def _retraction(self, old: SlaEvent, trigger: TicketEvent | None, now: Instant) -> SlaEvent:
         return replace(
             old,
             event_id=sla_event_id(
@@ -111,7 +116,8 @@ class Ticket:
                 detail=old.event_id,
             ),
             type=SlaEventType.RETRACTED,
-            occurred_at=trigger.occurred_at,
-            caused_by=trigger.event_id,
+            occurred_at=trigger.occurred_at if trigger else now,
+            caused_by=trigger.event_id if trigger else None,
             retracted_event_id=old.event_id,
+            attributes=self.clocks.attributes if self.clocks else old.attributes,
         )

@@ -1,0 +1,139 @@
+"""The worker's configuration, from environment variables, checked once at start (SPEC §7).
+
+Every variable is listed in ``VARIABLES`` with its default and meaning; the README's table
+is this list. Problems are reported together, naming the variable and the valid values.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.core.durations import parse_duration
+from service.core.errors import SlaTimerError
+
+VARIABLES: dict[str, tuple[str, str]] = {
+    "SLA_KAFKA_BROKERS": ("127.0.0.1:9092", "Kafka bootstrap servers, comma-separated host:port"),
+    "SLA_POLICY_DIR": ("deploy/policies", "directory of policy files"),
+    "SLA_INPUT_TOPICS": ("ticket-events", "input topics, comma-separated, keyed by ticket id"),
+    "SLA_OUTPUT_PREFIX": ("", "prefix of the output, dead-letter and internal topic names"),
+    "SLA_DATA_DIR": (".local/worker", "local state: the RocksDB tables"),
+    "SLA_WEB_HOST": ("127.0.0.1", "address the HTTP server binds"),
+    "SLA_WEB_PORT": ("6066", "HTTP port: tickets, health, readiness, metrics"),
+    "SLA_GRACE": ("0s", "late-data grace: warnings and breaches wait this long past their instant"),
+    "SLA_PARTITIONS": ("4", "partitions of the topics the worker creates (inputs included)"),
+    "SLA_APP_ID": ("sla-timer", "Kafka consumer group and prefix of the changelog topics"),
+    "SLA_STORE": ("rocksdb", "table store: rocksdb (durable, embedded) or memory (tests)"),
+    "SLA_TICK": ("0.2s", "how often due warnings and breaches are looked for"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    brokers: str
+    policy_dir: Path
+    input_topics: tuple[str, ...]
+    output_prefix: str
+    data_dir: Path
+    web_host: str
+    web_port: int
+    grace: int  # microseconds
+    partitions: int
+    app_id: str
+    store: str
+    tick_seconds: float
+
+    def topic(self, name: str) -> str:
+        return f"{self.output_prefix}{name}"
+
+    @property
+    def warnings_topic(self) -> str:
+        return self.topic("sla-warnings")
+
+    @property
+    def breaches_topic(self) -> str:
+        return self.topic("sla-breaches")
+
+    @property
+    def events_topic(self) -> str:
+        return self.topic("sla-events")
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic("ticket-events-dlq")
+
+    @property
+    def due_topic(self) -> str:
+        """Internal: due commands from the timer to the agent, co-partitioned with the inputs."""
+        return self.topic("sla-timer-due")
+
+    @property
+    def store_url(self) -> str:
+        return "rocksdb://" if self.store == "rocksdb" else "memory://"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Settings from the environment; ``SlaTimerError`` lists every problem."""
+        value = {name: env.get(name, default) for name, (default, _) in VARIABLES.items()}
+        problems: list[str] = []
+
+        def number(name: str, low: int, high: int) -> int:
+            try:
+                parsed = int(value[name])
+                if low <= parsed <= high:
+                    return parsed
+            except ValueError:
+                pass
+            problems.append(f"{name}={value[name]!r}: use a whole number from {low} to {high}")
+            return low
+
+        def seconds(name: str, allow_zero: bool) -> int:
+            text = value[name].strip()
+            if allow_zero and text in ("0", "0s"):
+                return 0
+            try:
+                duration = parse_duration(text)
+                if not duration.days:
+                    return duration.micros
+            except SlaTimerError:
+                pass
+            problems.append(f"{name}={text!r}: use a duration such as 30s, 5m or 1h (0s: none)")
+            return 0
+
+        topics = tuple(t.strip() for t in value["SLA_INPUT_TOPICS"].split(",") if t.strip())
+        if not topics:
+            problems.append("SLA_INPUT_TOPICS is empty: name at least one topic")
+        if value["SLA_STORE"] not in ("rocksdb", "memory"):
+            problems.append(f"SLA_STORE={value['SLA_STORE']!r}: use rocksdb or memory")
+        if not value["SLA_KAFKA_BROKERS"].strip():
+            problems.append("SLA_KAFKA_BROKERS is empty: use host:port[,host:port]")
+        tick = value["SLA_TICK"].strip()
+        tick_seconds = float(tick[:-1]) if tick.endswith("s") and _is_float(tick[:-1]) else -1.0
+        if not 0 < tick_seconds <= 10:
+            problems.append(f"SLA_TICK={tick!r}: use seconds from 0.01s to 10s, e.g. 0.2s")
+        settings = cls(
+            brokers=value["SLA_KAFKA_BROKERS"].strip(),
+            policy_dir=Path(value["SLA_POLICY_DIR"]),
+            input_topics=topics,
+            output_prefix=value["SLA_OUTPUT_PREFIX"],
+            data_dir=Path(value["SLA_DATA_DIR"]),
+            web_host=value["SLA_WEB_HOST"],
+            web_port=number("SLA_WEB_PORT", 1, 65535),
+            grace=seconds("SLA_GRACE", allow_zero=True),
+            partitions=number("SLA_PARTITIONS", 1, 1000),
+            app_id=value["SLA_APP_ID"],
+            store=value["SLA_STORE"],
+            tick_seconds=tick_seconds,
+        )
+        if problems:
+            raise SlaTimerError(
+                "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+        return settings
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

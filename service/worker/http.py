@@ -1,0 +1,49 @@
+"""HTTP on the worker's port (SPEC §7): ticket state, health, readiness, Prometheus metrics."""
+
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.views import ticket_state
+from service.worker import state
+
+if TYPE_CHECKING:
+    from service.worker.app import SlaWorker
+
+
+def register_views(worker: "SlaWorker") -> None:
+    app = worker.app
+
+    @app.page("/tickets/{tenant}/{ticket_id}")
+    class TicketView(View):
+        async def get(self, request: Request, tenant: str, ticket_id: str) -> Response:
+            key = state.table_key(tenant, ticket_id)
+            ticket = worker.tickets.get(key)
+            if ticket is None:
+                raw = worker.table.get(key.encode())
+                if raw is None:
+                    return self.json(
+                        {"error": f"no ticket {ticket_id!r} of tenant {tenant!r}"}, status=404
+                    )
+                ticket = state.load(raw, worker.policies)
+                ticket.restore(worker.clock() - worker.settings.grace)  # a copy: nothing published
+            return self.json(ticket_state(ticket, worker.clock()))
+
+    @app.page("/healthz")
+    class Health(View):
+        async def get(self, request: Request, **_: Any) -> Response:
+            return self.json({"status": "ok"})
+
+    @app.page("/readyz")
+    class Ready(View):
+        async def get(self, request: Request, **_: Any) -> Response:
+            if worker.ready:
+                return self.json({"status": "ready"})
+            return self.json({"status": "recovering"}, status=503)
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request, **_: Any) -> Response:
+            body = generate_latest(worker.metrics.registry)
+            return self.bytes(body, content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,29 @@
+"""``sla-timer worker``: configuration, policies and topics checked, then the Faust worker runs."""
+
+import asyncio
+import sys
+from collections.abc import Mapping
+
+import faust
+
+from service.core.errors import SlaTimerError
+from service.policyfile import load_policies
+from service.settings import Settings
+from service.worker.app import SlaWorker
+from service.worker.topics import ensure_topics, topic_plan
+
+
+def run_worker(env: Mapping[str, str], loglevel: str) -> int:
+    """Refuse to start on bad configuration or policies (every problem listed), else run."""
+    try:
+        settings = Settings.from_env(env)
+        policies = load_policies(settings.policy_dir)
+        created = asyncio.run(ensure_topics(settings.brokers, topic_plan(settings)))
+    except SlaTimerError as error:
+        print(f"sla-timer worker: {error}", file=sys.stderr)
+        return 2
+    if created:
+        print(f"created topics: {', '.join(created)}", file=sys.stderr)
+    worker = SlaWorker(settings, policies)
+    faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
+    return 0

@@ -1,0 +1,153 @@
+"""A ticket's durable state in the Faust table, and back.
+
+What is stored is what cannot be derived: the event log and what was published (so a
+breach is published once, across restarts). The clocks are a fold of the log and are
+rebuilt when a ticket is first touched after a restart; ``next_due`` and ``partition``
+are stored so the timer heaps can be rebuilt at recovery without folding every ticket.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
+from service.core.instant import Instant
+from service.core.policy import PolicySet
+from service.core.ticket import Ticket
+
+_EVENT_TYPES = {t.value: t for t in EventType}
+_SLA_TYPES = {t.value: t for t in SlaEventType}
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The table value's index fields, readable without rebuilding the ticket."""
+
+    tenant: str
+    ticket_id: str
+    partition: int
+    next_due: Instant | None
+
+
+def table_key(tenant: str, ticket_id: str) -> str:
+    return f"{tenant}\x1f{ticket_id}"
+
+
+def dump(ticket: Ticket, partition: int) -> bytes:
+    return orjson.dumps(
+        {
+            "tenant": ticket.tenant,
+            "ticket": ticket.ticket_id,
+            "partition": partition,
+            "next_due": ticket.next_due,
+            "log": [[at, seq, _dump_event(event)] for at, seq, event in ticket.log],
+            "published": [_dump_published(e) for e in ticket.published.values()],
+        }
+    )
+
+
+def index(raw: bytes) -> Stored:
+    body = orjson.loads(raw)
+    return Stored(body["tenant"], body["ticket"], body["partition"], body["next_due"])
+
+
+def load(raw: bytes, policies: PolicySet) -> Ticket:
+    """The ticket as stored; its clocks are rebuilt by ``Ticket.restore``."""
+    body = orjson.loads(raw)
+    ticket = Ticket(policies, body["tenant"], body["ticket"])
+    for at, seq, fields in body["log"]:
+        event = _load_event(fields, ticket.tenant, ticket.ticket_id, at)
+        ticket.log.append((at, seq, event))
+        ticket.seen.add(event.event_id)
+    for fields in body["published"]:
+        published = _load_published(fields, ticket.tenant, ticket.ticket_id)
+        ticket.published[published.event_id] = published
+    return ticket
+
+
+def _dump_event(event: TicketEvent) -> dict[str, Any]:
+    fields: dict[str, Any] = {"id": event.event_id, "type": event.type.value}
+    if event.attributes:
+        fields["attributes"] = dict(event.attributes)
+    if event.status is not None:
+        fields["status"] = event.status
+    if event.reason is not None:
+        fields["reason"] = event.reason
+    if not event.public:
+        fields["public"] = False
+    if event.automated:
+        fields["automated"] = True
+    return fields
+
+
+def _load_event(fields: dict[str, Any], tenant: str, ticket_id: str, at: Instant) -> TicketEvent:
+    return TicketEvent(
+        fields["id"],
+        _EVENT_TYPES[fields["type"]],
+        ticket_id,
+        at,
+        tenant,
+        fields.get("attributes", {}),
+        fields.get("status"),
+        fields.get("reason"),
+        fields.get("public", True),
+        fields.get("automated", False),
+    )
+
+
+_PUBLISHED = (
+    "event_id",
+    "type",
+    "policy",
+    "policy_version",
+    "metric",
+    "cycle",
+    "calendar",
+    "target",
+    "deadline",
+    "occurred_at",
+    "elapsed",
+    "threshold",
+    "caused_by",
+)
+
+
+def _dump_published(event: SlaEvent) -> list[Any]:
+    return [
+        event.event_id,
+        event.type.value,
+        event.policy,
+        event.policy_version,
+        event.metric,
+        event.cycle,
+        event.calendar,
+        event.target,
+        event.deadline,
+        event.occurred_at,
+        event.elapsed,
+        event.threshold,
+        event.caused_by,
+    ]
+
+
+def _load_published(fields: list[Any], tenant: str, ticket_id: str) -> SlaEvent:
+    named = dict(zip(_PUBLISHED, fields, strict=True))
+    return SlaEvent(
+        event_id=named["event_id"],
+        type=_SLA_TYPES[named["type"]],
+        tenant=tenant,
+        ticket_id=ticket_id,
+        policy=named["policy"],
+        policy_version=named["policy_version"],
+        metric=named["metric"],
+        cycle=named["cycle"],
+        calendar=named["calendar"],
+        target=named["target"],
+        deadline=named["deadline"],
+        occurred_at=named["occurred_at"],
+        elapsed=named["elapsed"],
+        attributes={},  # a retraction of it carries the ticket's attributes of the moment
+        threshold=named["threshold"],
+        caused_by=named["caused_by"],
+    )
