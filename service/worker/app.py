@@ -212,7 +212,7 @@ class SlaWorker:
         topics = {*self.settings.input_topics, self.settings.due_topic}
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in topics}
 
-    async def _on_revoked(self, sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:
+    async def _on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kw: Any) -> None:
         """Forget what may now belong to another worker; the table brings it back."""
         self.ready = False
         self.metrics.ready.set(0)
