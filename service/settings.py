@@ -24,6 +24,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SLA_APP_ID": ("sla-timer", "Kafka consumer group and prefix of the changelog topics"),
     "SLA_STORE": ("rocksdb", "table store: rocksdb (durable, embedded) or memory (tests)"),
     "SLA_TICK": ("0.2s", "how often due warnings and breaches are looked for"),
+    "SLA_SESSION_TIMEOUT": (
+        "10s",
+        "Kafka consumer session: how soon a dead worker's partitions move",
+    ),
 }
 
 
@@ -41,6 +45,7 @@ class Settings:
     app_id: str
     store: str
     tick_seconds: float
+    session_timeout: int  # microseconds
 
     def topic(self, name: str) -> str:
         return f"{self.output_prefix}{name}"
@@ -123,6 +128,7 @@ class Settings:
             app_id=value["SLA_APP_ID"],
             store=value["SLA_STORE"],
             tick_seconds=tick_seconds,
+            session_timeout=seconds("SLA_SESSION_TIMEOUT", allow_zero=False),
         )
         if problems:
             raise SlaTimerError(

@@ -53,9 +53,8 @@ class SlaWorker:
         self.table = self.app.Table(
             "tickets",
             default=None,
-            schema=faust.Schema(
-                key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-            ),
+            key_type=bytes,  # bytes make Faust use the raw codec, changelog included
+            value_type=bytes,
             partitions=settings.partitions,
             on_recover=self._on_recovered,
         )
@@ -84,6 +83,8 @@ class SlaWorker:
             web_bind=s.web_host,  # Faust binds 0.0.0.0 unless told
             web_tables_enabled=False,  # and would serve table contents
             consumer_auto_offset_reset="earliest",
+            broker_session_timeout=s.session_timeout / 1e6,
+            broker_heartbeat_interval=max(1.0, s.session_timeout / 3e6),
         )
 
     # -- the agent ------------------------------------------------------------------------

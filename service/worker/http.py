@@ -46,4 +46,5 @@ def register_views(worker: "SlaWorker") -> None:
     class Metrics(View):
         async def get(self, request: Request, **_: Any) -> Response:
             body = generate_latest(worker.metrics.registry)
-            return self.bytes(body, content_type=CONTENT_TYPE_LATEST)
+            # aiohttp refuses a charset inside content_type; the exposition format is UTF-8.
+            return self.bytes(body, content_type=CONTENT_TYPE_LATEST.split("; charset")[0])

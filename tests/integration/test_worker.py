@@ -1,0 +1,158 @@
+"""The streaming worker on the real broker: timers, topics, dead letters, HTTP, restarts."""
+
+import asyncio
+import signal
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from service.core.engine import Engine
+from service.policyfile import load_policies
+from service.views import ticket_state
+from service.wire import decode, parse_timestamp
+from tests.integration.worker_process import (
+    Received,
+    Tickets,
+    WorkerProcess,
+    collect,
+    parse,
+    produce,
+    run,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def produce_then_collect(
+    worker: WorkerProcess, messages: list[tuple[bytes, bytes]], seconds: float
+) -> list[Received]:
+    topics = [worker.topic(name) for name in ("sla-events", "sla-warnings", "sla-breaches")]
+    collecting = asyncio.create_task(collect(worker.bootstrap, topics, seconds))
+    await asyncio.sleep(1.0)  # the collector is reading before anything is due
+    await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
+    return await collecting
+
+
+def test_warnings_and_breaches_arrive_once_on_time_with_no_further_events(
+    worker: WorkerProcess,
+) -> None:
+    tickets = Tickets()
+    messages = [
+        (b"A", tickets.event("A", "ticket_created")),  # never answered
+        (b"B", tickets.event("B", "ticket_created")),
+        (b"B", tickets.event("B", "agent_reply", after=0.5)),  # first response met
+        (b"C", tickets.event("C", "ticket_created")),
+        (b"C", tickets.event("C", "status_change", after=0.5, status="solved")),  # all stopped
+    ]
+    received = run(produce_then_collect(worker, messages, seconds=11))
+    alerts = [r for r in received if r.topic != worker.topic("sla-events")]
+    seen = Counter(
+        (r.topic.rsplit("-", 1)[-1], r.body["ticket_id"], r.body["metric"]) for r in alerts
+    )
+    assert seen == {
+        ("warnings", "A", "first_response"): 1,
+        ("breaches", "A", "first_response"): 1,
+        ("breaches", "A", "resolution"): 1,
+        ("breaches", "B", "resolution"): 1,
+    }
+    for alert in alerts:  # each within 2 s of its instant, emitted and received
+        instant = parse(alert.body["occurred_at"])
+        assert parse(alert.body["emitted_at"]) - instant < timedelta(seconds=2)
+        assert alert.at - instant < timedelta(seconds=2), alert.body
+    events = Counter(
+        (r.body["ticket_id"], r.body["type"], r.body["metric"])
+        for r in received
+        if r.topic == worker.topic("sla-events")
+    )
+    assert events[("B", "sla.met", "first_response")] == 1
+    assert events[("C", "sla.met", "resolution")] == 1
+    assert events[("C", "sla.cancelled", "first_response")] == 1
+    assert max(events.values()) == 1
+
+
+def test_malformed_messages_go_to_the_dead_letter_topic_and_the_rest_is_processed(
+    worker: WorkerProcess,
+) -> None:
+    tickets = Tickets()
+    bad = [
+        b"not json",
+        b"[1,2]",
+        b'{"type": "ticket_created"}',
+        tickets.event("X", "ticket_deleted"),
+        tickets.event("Y", "ticket_created").replace(b"Z", b""),
+    ]
+    good = [tickets.event(f"G{i}", "ticket_created") for i in range(3)]
+    messages = [
+        (b"k", good[0]),
+        *[(b"k", body) for body in bad[:3]],
+        (b"k", good[1]),
+        *[(b"k", body) for body in bad[3:]],
+        (b"k", good[2]),
+    ]
+    run(produce(worker.bootstrap, worker.topic("ticket-events"), messages))
+    dead = run(collect(worker.bootstrap, [worker.topic("ticket-events-dlq")], seconds=4))
+    assert sorted(d.body["original"].encode() for d in dead) == sorted(bad)
+    for letter in dead:
+        assert letter.body["reason"]
+        assert letter.body["topic"] == worker.topic("ticket-events")
+        assert isinstance(letter.body["partition"], int) and isinstance(letter.body["offset"], int)
+    reasons = {d.body["original"]: d.body["reason"] for d in dead}
+    assert reasons["not json"].startswith("not JSON")
+    assert "is not an event type" in reasons[bad[3].decode()]
+    assert "RFC 3339" in reasons[bad[4].decode()]
+    status, metrics = worker.get("/metrics")
+    assert status == 200
+    assert 'sla_timer_events_invalid_total{reason="not_json"} 1.0' in metrics
+    assert 'sla_timer_events_invalid_total{reason="unknown_type"} 1.0' in metrics
+    assert 'sla_timer_events_consumed_total{type="ticket_created"} 3.0' in metrics
+    for i in range(3):
+        assert worker.get(f"/tickets/default/G{i}")[0] == 200
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stop", "kill"])
+def test_every_breach_arrives_exactly_once_across_a_restart(
+    worker: WorkerProcess, how: signal.Signals
+) -> None:
+    tickets = Tickets()
+    messages = [(t.encode(), tickets.event(t, "ticket_created")) for t in ("R1", "R2", "R3")]
+    run(produce(worker.bootstrap, worker.topic("ticket-events"), messages))
+    before = run(collect(worker.bootstrap, [worker.topic("sla-events")], seconds=1.2))
+    started = [r for r in before if r.body["type"] == "sla.started"]
+    assert len(started) == 6  # both clocks of three tickets, before the stop
+    worker.stop(how)
+    worker.start()
+    received = run(collect(worker.bootstrap, [worker.topic("sla-breaches")], seconds=9))
+    breaches = Counter((r.body["ticket_id"], r.body["metric"]) for r in received)
+    assert breaches == {
+        (t, m): 1 for t in ("R1", "R2", "R3") for m in ("first_response", "resolution")
+    }
+    assert len({r.body["event_id"] for r in received}) == 6
+
+
+def test_ticket_state_over_http_matches_the_engine_on_the_same_events(
+    worker: WorkerProcess,
+) -> None:
+    tickets = Tickets()
+    history = [
+        tickets.event("H", "ticket_created", after=-100, attributes={"priority": "high"}),
+        tickets.event("H", "status_change", after=-90, status="pending"),
+        tickets.event("H", "status_change", after=-85, status="open"),
+        tickets.event("H", "agent_reply", after=-80),
+    ]
+    run(produce(worker.bootstrap, worker.topic("ticket-events"), [(b"H", e) for e in history]))
+    status, body = 0, None
+    for _ in range(50):
+        status, body = worker.get("/tickets/default/H")
+        if status == 200 and body["events"] == len(history):
+            break
+        run(asyncio.sleep(0.1))
+    assert status == 200
+    engine = Engine(load_policies(worker.policy_dir))
+    for raw in history:
+        event = decode(raw)
+        engine.receive(event, event.occurred_at)
+    as_of = parse_timestamp(body["as_of"])
+    engine.advance(as_of)
+    expected = ticket_state(engine.tickets[("default", "H")], as_of)
+    assert body == expected
