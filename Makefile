@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install test lint typecheck imports pytest golden bench policies-check replay-example kafka-up kafka-down clean
+.PHONY: help install test lint typecheck imports pytest golden bench policies-check run demo kafka-up kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -42,6 +42,14 @@ bench: install  ## benchmarks; they print their figures
 
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)
+
+run: install  ## the worker with the seed policies (starts a local broker unless SLA_KAFKA_BROKERS is set)
+	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi
+	SLA_POLICY_DIR=$${SLA_POLICY_DIR:-deploy/policies} $(BIN)/sla-timer worker
+
+demo: install  ## a worker with short-target seed policies, three tickets, alerts as they arrive
+	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi
+	$(BIN)/sla-timer demo
 
 kafka-up:  ## start the local single-node Kafka broker (fetches its jars on first use)
 	bash deploy/kafka/kafka.sh up

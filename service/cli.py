@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(run=_worker)
 
+    demo = commands.add_parser(
+        "demo", help="run a worker with short-target seed policies and print live alerts"
+    )
+    demo.set_defaults(run=_demo)
+
     policies = commands.add_parser("policies", help="policy files")
     policy_commands = policies.add_subparsers(title="policy commands")
     check = policy_commands.add_parser(
@@ -86,6 +91,12 @@ def _worker(args: argparse.Namespace) -> int:
     from service.worker.main import run_worker  # noqa: PLC0415 (Faust is heavy: load it here only)
 
     return run_worker(os.environ, args.loglevel)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from service.worker.demo import run_demo  # noqa: PLC0415 (Kafka clients: load them here only)
+
+    return run_demo(os.environ)
 
 
 def _check(args: argparse.Namespace) -> int:
