@@ -39,6 +39,7 @@ golden: install  ## rewrite the golden expectations of the seed contracts; revie
 bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.calendar_bench
 	$(BIN)/python -m tests.bench.replay_bench
+	$(BIN)/python -m tests.bench.worker_bench
 
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)

@@ -1,0 +1,130 @@
+"""The streaming worker on the real local broker: throughput and timer lateness.
+
+``python -m tests.bench.worker_bench [--events N] [--clocks M]``:
+
+* throughput: N generated events (the seed tenants, as in the replay benchmark) are put on a
+  fresh input topic first; a worker with the seed policies and the RocksDB store then
+  consumes them; events/s is measured from its readiness to its last event;
+* timer lateness: M tickets whose first-response deadlines fall due within one minute, with
+  no further event; lateness = emitted_at - deadline of each breach, p50/p99/max.
+"""
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from tests.bench.generate import stream
+from tests.integration.kafka_broker import REPO_ROOT, acreate_topics
+from tests.integration.worker_process import WorkerProcess, collect, iso, parse
+
+SEED_POLICIES = REPO_ROOT / "deploy" / "policies"
+MINUTE_POLICY = """
+calendars:
+  always: {timezone: UTC, hours: 24x7}
+policies:
+  - name: minute
+    calendar: always
+    clocks: [{metric: first_response, targets: [{breach_after: 60s}]}]
+"""
+
+
+async def fill(bootstrap: str, topic: str, lines: list[bytes], keys: list[bytes]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=262144)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        futures = [
+            await producer.send(topic, line, key=key) for line, key in zip(lines, keys, strict=True)
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return len(lines) / (time.perf_counter() - started)
+
+
+def consumed(worker: WorkerProcess) -> int:
+    _, metrics = worker.get("/metrics")
+    found = re.findall(
+        r"^sla_timer_events_consumed_total\{[^}]*\} ([0-9.e+]+)$", metrics or "", re.M
+    )
+    return int(sum(float(value) for value in found))
+
+
+def throughput(events: int, folder: Path) -> None:
+    lines = [line.encode() for line in stream(max(1, events // 10), events, 0.01)]
+    keys = [json.loads(line)["ticket_id"].encode() for line in lines]
+    worker = WorkerProcess(SEED_POLICIES, folder / "data", extra_env={"SLA_PARTITIONS": "4"})
+    asyncio.run(acreate_topics(worker.bootstrap, {worker.topic("ticket-events"): 4}))
+    rate = asyncio.run(fill(worker.bootstrap, worker.topic("ticket-events"), lines, keys))
+    print(f"worker benchmark: {events:,} events produced at {rate:,.0f}/s; starting the worker")
+    worker.start()
+    started = time.perf_counter()
+    deadline = started + 600
+    while consumed(worker) < events and time.perf_counter() < deadline:
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    done = consumed(worker)
+    worker.stop()
+    print(
+        f"  one worker, RocksDB table: {done:,} events in {elapsed:.1f} s = {done / elapsed:,.0f} "
+        "events/s (goal: 15,000)"
+    )
+
+
+def lateness(clocks: int, folder: Path) -> None:
+    (folder / "policies").mkdir()
+    (folder / "policies" / "minute.yaml").write_text(MINUTE_POLICY)
+    worker = WorkerProcess(folder / "policies", folder / "late", extra_env={"SLA_PARTITIONS": "4"})
+    worker.start()
+    base = datetime.now(UTC) + timedelta(seconds=5)  # due from base+60s, spread over a minute
+    lines, keys = [], []
+    for number in range(clocks):
+        at = base + timedelta(seconds=60 * number / clocks)
+        body = {
+            "event_id": f"L{number}",
+            "type": "ticket_created",
+            "ticket_id": f"L{number}",
+            "occurred_at": iso(at),
+        }
+        lines.append(json.dumps(body).encode())
+        keys.append(f"L{number}".encode())
+    asyncio.run(fill(worker.bootstrap, worker.topic("ticket-events"), lines, keys))
+    wait = (base + timedelta(seconds=125) - datetime.now(UTC)).total_seconds()
+    breaches = asyncio.run(collect(worker.bootstrap, [worker.topic("sla-breaches")], max(wait, 5)))
+    worker.stop()
+    late = sorted(
+        (parse(b.body["emitted_at"]) - parse(b.body["occurred_at"])).total_seconds()
+        for b in breaches
+    )
+    if not late:
+        print("  timer lateness: no breach arrived")
+        return
+    p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
+    print(
+        f"  timer lateness, {len(late):,} of {clocks:,} breaches due within one minute: "
+        f"p50 {statistics.median(late):.3f} s, p99 {p99:.3f} s, max {late[-1]:.3f} s "
+        "(goal: p99 < 1 s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--clocks", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        throughput(args.events, Path(folder))
+        if args.clocks:
+            lateness(args.clocks, Path(folder))
+
+
+if __name__ == "__main__":
+    main()
