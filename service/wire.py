@@ -44,44 +44,94 @@ def parse_timestamp(text: str) -> Instant:
     return from_datetime(datetime.fromisoformat(normalized.replace("z", "Z")))
 
 
+# Descriptions and ``json_schema_extra`` only document the wire in the JSON Schema files
+# (``service/schemas.py``); they change nothing in validation. ``occurred_at`` is checked by
+# ``parse_timestamp``, after the model, so its reason stays distinct; the schema's pattern
+# mirrors ``_RFC3339``.
+_Type = Field(description="The event type; selects the other fields.")
+_Attributes = "Ticket attributes that policies match on (priority, tier, category, ...)"
+_Status = Annotated[StrictStr, Field(min_length=1)]
+
+
 class _Common(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-    event_id: Id
-    ticket_id: Id
-    tenant: Id = "default"
-    occurred_at: StrictStr
+    event_id: Annotated[
+        Id,
+        Field(description="Unique per event; an event whose id was seen before changes nothing."),
+    ]
+    ticket_id: Annotated[
+        Id, Field(description="The helpdesk's ticket id; also the Kafka message key.")
+    ]
+    tenant: Annotated[
+        Id, Field(description="The helpdesk account; tickets are keyed by (tenant, ticket_id).")
+    ] = "default"
+    occurred_at: Annotated[
+        StrictStr,
+        Field(
+            description=(
+                "When it happened in the helpdesk (event time): an RFC 3339 timestamp with a "
+                "UTC offset (Z or +hh:mm); fractions of a second are kept to the microsecond."
+            ),
+            json_schema_extra={"format": "date-time", "pattern": f"^{_RFC3339.pattern}$"},
+        ),
+    ]
 
 
 class TicketCreated(_Common):
-    type: Literal["ticket_created"]
-    attributes: dict[StrictStr, AttributeValue] = {}
-    status: Annotated[StrictStr, Field(min_length=1)] = "new"
+    """A ticket exists: its first response and resolution clocks start."""
+
+    type: Annotated[Literal["ticket_created"], _Type]
+    attributes: Annotated[
+        dict[StrictStr, AttributeValue], Field(description=f"{_Attributes}.")
+    ] = {}
+    status: Annotated[_Status, Field(description="The ticket's initial status.")] = "new"
 
 
 class FirstResponse(_Common):
-    type: Literal["first_response"]
-    automated: StrictBool = False
+    """The helpdesk says the first agent reply was sent."""
+
+    type: Annotated[Literal["first_response"], _Type]
+    automated: Annotated[
+        StrictBool, Field(description="Sent by automation: it never stops a response clock.")
+    ] = False
 
 
 class AgentReply(_Common):
-    type: Literal["agent_reply"]
-    public: StrictBool = True
-    automated: StrictBool = False
+    """An agent replied; a public, non-automated reply answers the customer."""
+
+    type: Annotated[Literal["agent_reply"], _Type]
+    public: Annotated[
+        StrictBool, Field(description="Visible to the customer (false: an internal note).")
+    ] = True
+    automated: Annotated[
+        StrictBool, Field(description="Sent by automation: it never stops a response clock.")
+    ] = False
 
 
 class CustomerReply(_Common):
-    type: Literal["customer_reply"]
+    """The customer wrote."""
+
+    type: Annotated[Literal["customer_reply"], _Type]
 
 
 class StatusChange(_Common):
-    type: Literal["status_change"]
-    status: Annotated[StrictStr, Field(min_length=1)]
-    reason: StrictStr | None = None
+    """The ticket's new status; the policy says which statuses pause and which resolve."""
+
+    type: Annotated[Literal["status_change"], _Type]
+    status: Annotated[_Status, Field(description="The new status, e.g. pending or solved.")]
+    reason: Annotated[
+        StrictStr | None, Field(description="Why, as the helpdesk says; custom clocks can test it.")
+    ] = None
 
 
 class AttributeChange(_Common):
-    type: Literal["attribute_change"]
-    attributes: dict[StrictStr, AttributeValue]
+    """Attributes set or changed, merged into the ticket's (e.g. a priority downgrade)."""
+
+    type: Annotated[Literal["attribute_change"], _Type]
+    attributes: Annotated[
+        dict[StrictStr, AttributeValue],
+        Field(description=f"{_Attributes}: only those that change; merged into the ticket's."),
+    ]
 
 
 InputEvent = Annotated[

@@ -1,6 +1,7 @@
 """``sla-timer worker``: configuration, policies and topics checked, then the Faust worker runs."""
 
 import asyncio
+import logging
 import sys
 from collections.abc import Mapping
 
@@ -25,5 +26,7 @@ def run_worker(env: Mapping[str, str], loglevel: str) -> int:
     if created:
         print(f"created topics: {', '.join(created)}", file=sys.stderr)
     worker = SlaWorker(settings, policies)
+    for name in ("aiokafka", "faust", "mode"):  # else they build DEBUG records to discard
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(loglevel.upper())))
     faust.Worker(worker.app, loglevel=loglevel).execute_from_commandline()
     return 0
