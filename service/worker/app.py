@@ -83,6 +83,9 @@ class SlaWorker:
             web_bind=s.web_host,  # Faust binds 0.0.0.0 unless told
             web_tables_enabled=False,  # and would serve table contents
             consumer_auto_offset_reset="earliest",
+            # Faust's default of 0 sends about one produce request per changelog write;
+            # 5 ms batched them and lifted table-writing agents 1.4x here (kafka_baselines).
+            producer_linger=0.005,
             broker_session_timeout=s.session_timeout / 1e6,
             broker_heartbeat_interval=max(1.0, s.session_timeout / 3e6),
         )
