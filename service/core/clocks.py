@@ -212,13 +212,7 @@ class TicketClocks:
             paused = rule.pausable and status in self.policy.pause_statuses
             if not paused and not self._is_resolved(status):
                 counted += target.calendar.between(start, min(end, at))
-        cycle = Cycle(rule, self.policy, 1, target, self.created_at, at, counted)
-        self.cycles[rule.metric] = cycle
-        cycle.refresh_due()
-        out.append(self._event(cycle, SlaEventType.STARTED, at, event))
-        if self._should_pause(rule):
-            cycle.pause(at)
-            out.append(self._event(cycle, SlaEventType.PAUSED, at, event))
+        self._open(Cycle(rule, self.policy, 1, target, self.created_at, at, counted), event, out)
 
     def _retarget(
         self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
@@ -278,11 +272,16 @@ class TicketClocks:
             return
         previous = self.cycles.get(rule.metric)
         at = event.occurred_at
-        cycle = Cycle(rule, self.policy, (previous.number + 1) if previous else 1, target, at, at)
-        self.cycles[rule.metric] = cycle
+        number = (previous.number + 1) if previous else 1
+        self._open(Cycle(rule, self.policy, number, target, at, at), event, out)
+
+    def _open(self, cycle: Cycle, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """Install a new cycle, announce it, and pause it at once if the status says so."""
+        at = event.occurred_at
+        self.cycles[cycle.metric] = cycle
         cycle.refresh_due()
         out.append(self._event(cycle, SlaEventType.STARTED, at, event))
-        if self._should_pause(rule):
+        if self._should_pause(cycle.rule):
             cycle.pause(at)
             out.append(self._event(cycle, SlaEventType.PAUSED, at, event))
 
