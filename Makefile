@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install test lint typecheck imports pytest golden bench policies-check run demo kafka-up kafka-down clean
+.PHONY: help install test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -32,6 +32,9 @@ imports: install  ## import-linter: the core stays pure, dependencies point inwa
 
 pytest: install  ## the test suite (starts the local Kafka broker for integration tests)
 	$(BIN)/pytest
+
+schemas: install  ## regenerate the JSON Schema files of the wire contract under schemas/
+	$(BIN)/python -m service.schemas
 
 golden: install  ## rewrite the golden expectations of the seed contracts; review the diff
 	SLA_UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/golden

@@ -53,7 +53,9 @@ SlaEventId = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
 Seconds = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictFloat, Field(ge=0)]
 """Business seconds: an integer when whole, else a decimal."""
 
-SlaEventType = Literal[
+# The nine types of SPEC §6; each is the type of exactly one variant below (a test checks both
+# against the engine's ``SlaEventType``).
+WireSlaEventType = Literal[
     "sla.started",
     "sla.paused",
     "sla.resumed",
@@ -142,7 +144,8 @@ class _SlaEventFields(BaseModel):
             description=(
                 "The instant the event is about: the deadline for a breach, the threshold "
                 "instant for a warning, the causing event's time for started, paused, resumed, "
-                "met, stopped and cancelled, the late event's time for a retraction."
+                "met, stopped and cancelled, the late event's time for a retraction (or the "
+                "restart's, when a policy change caused it)."
             )
         ),
     ]
@@ -163,8 +166,9 @@ class _SlaEventFields(BaseModel):
         Id | None,
         Field(
             description=(
-                "The input event_id that caused it; null for timer-driven warnings and breaches "
-                "(and a retraction no input event caused, e.g. after a policy change)."
+                "The input event_id that caused it. Always null on warnings and breaches (they "
+                "come from the clock, even when an event made them due at once), and on a "
+                "retraction no input event caused (a policy change found on restart)."
             )
         ),
     ]

@@ -29,7 +29,10 @@ MAX_EVENT_BYTES = 64 * 1024
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)")
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-AttributeValue = StrictStr | StrictBool | StrictInt | StrictFloat
+# NaN and Infinity are not JSON (RFC 8259), though pydantic's parser reads them: refuse them.
+AttributeValue = (
+    StrictStr | StrictBool | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+)
 
 
 def parse_timestamp(text: str) -> Instant:

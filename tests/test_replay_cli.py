@@ -120,3 +120,18 @@ def test_workers_share_tickets_and_print_the_same_bytes(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     assert "line 18: not JSON" in outputs[0][1]
     assert "retracted" in outputs[0][0]  # the late arrivals were exercised
+
+
+def test_non_finite_numbers_are_refused_not_fatal(policies: Path, tmp_path: Path) -> None:
+    nan = '{"event_id": "n", "type": "ticket_created", "ticket_id": "N", '
+    nan += '"occurred_at": "2026-01-13T09:00:00Z", "attributes": {"score": NaN}}\n'
+    for workers in (1, 2):
+        out, err = io.StringIO(), io.StringIO()
+        lines = [nan, lines_text(created("A", "2026-01-13T09:00:00-05:00"))]
+        summary = run_replay(load_policies(policies), lines, None, out, err, workers=workers)
+        assert "line 1: attributes.score" in err.getvalue()
+        assert summary.events == 1 and len(summary.invalid) == 1
+
+
+def lines_text(event: dict[str, object]) -> str:
+    return json.dumps(event) + "\n"

@@ -71,6 +71,8 @@ def test_offsets_and_fractions_are_exact() -> None:
         (event(type="status_change"), "status: field required"),
         (event(type="ticket_created", attributes={"nested": {"a": 1}}), "attributes.nested"),
         (event(type="agent_reply", public="yes"), "public: input should be a valid boolean"),
+        (event(type="ticket_created").replace("}", ', "attributes": {"score": NaN}}'), "finite"),
+        (event(type="ticket_created").replace("}", ', "attributes": {"score": 1e400}}'), "finite"),
     ],
 )
 def test_invalid_events_say_why(raw: str, expected: str) -> None:
