@@ -6,7 +6,9 @@
   fresh input topic first; a worker with the seed policies and the RocksDB store then
   consumes them; events/s is measured from its readiness to its last event;
 * timer lateness: M tickets whose first-response deadlines fall due within one minute, with
-  no further event; lateness = emitted_at - deadline of each breach, p50/p99/max.
+  no further event; lateness = emitted_at - deadline of each breach, p50/p99/max;
+* recovery (``--recovery K``): K ticket states written straight to the table's changelog
+  topic, then a worker with empty local state (RocksDB) is timed from start to /readyz.
 """
 
 import argparse
@@ -21,6 +23,11 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from service.core.instant import from_datetime
+from service.core.ticket import Ticket
+from service.policyfile import load_policies
+from service.wire import decode
+from service.worker import state
 from tests.bench.generate import stream
 from tests.integration.kafka_broker import REPO_ROOT, acreate_topics
 from tests.integration.worker_process import WorkerProcess, collect, iso, parse
@@ -115,15 +122,77 @@ def lateness(clocks: int, folder: Path) -> None:
     )
 
 
+async def fill_changelog(bootstrap: str, topic: str, tickets: int, partitions: int) -> None:
+    """K copies of a real stored ticket (created, answered, a customer reply pending)."""
+    policies = load_policies(SEED_POLICIES)
+    template = Ticket(policies, "westock", "WS-TEMPLATE")
+    start = datetime.now(UTC)
+    script = [
+        ("ticket_created", {"attributes": {"tier": "essential", "category": "general"}}),
+        ("agent_reply", {}),
+        ("customer_reply", {}),
+    ]
+    for number, (kind, fields) in enumerate(script):
+        body = {
+            "event_id": f"WS-TEMPLATE-{number}",
+            "type": kind,
+            "tenant": "westock",
+            "ticket_id": "WS-TEMPLATE",
+            "occurred_at": iso(start),
+            **fields,
+        }
+        template.receive(decode(json.dumps(body)), from_datetime(start))
+    admin_topics = {topic: partitions}
+    await acreate_topics(bootstrap, admin_topics)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=262144)
+    await producer.start()
+    try:
+        pending = []
+        for number in range(tickets):
+            partition = number % partitions
+            value = state.dump(template, partition).replace(b"WS-TEMPLATE", f"W{number}".encode())
+            key = state.table_key("westock", f"W{number}").encode()
+            pending.append(await producer.send(topic, value, key=key, partition=partition))
+            if len(pending) >= 10_000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def recovery(tickets: int, folder: Path) -> None:
+    worker = WorkerProcess(SEED_POLICIES, folder / "recovery", extra_env={"SLA_PARTITIONS": "4"})
+    changelog = f"{worker.name}-tickets-changelog"
+    started = time.perf_counter()
+    asyncio.run(fill_changelog(worker.bootstrap, changelog, tickets, 4))
+    print(
+        f"  recovery: {tickets:,} ticket states written to {changelog} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    started = time.perf_counter()
+    worker.start(timeout=600)
+    ready = time.perf_counter() - started
+    worker.stop()
+    print(
+        f"  recovery: empty local state to ready in {ready:.1f} s (goal: under 60 s "
+        f"for 1,000,000 tickets)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--clocks", type=int, default=100_000)
+    parser.add_argument("--recovery", type=int, default=0, help="tickets; 1000000 for the goal")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        throughput(args.events, Path(folder))
+        if args.events:
+            throughput(args.events, Path(folder))
         if args.clocks:
             lateness(args.clocks, Path(folder))
+        if args.recovery:
+            recovery(args.recovery, Path(folder))
 
 
 if __name__ == "__main__":

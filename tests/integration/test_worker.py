@@ -3,7 +3,8 @@
 import asyncio
 import signal
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,39 @@ def test_ticket_state_over_http_matches_the_engine_on_the_same_events(
     engine.advance(as_of)
     expected = ticket_state(engine.tickets[("default", "H")], as_of)
     assert body == expected
+
+
+def test_grace_holds_breaches_back_so_a_late_reply_prevents_them(
+    bootstrap: str, policy_dir: Path, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(policy_dir, tmp_path / "data", extra_env={"SLA_GRACE": "2s"})
+    worker.start()
+    try:
+        tickets = Tickets()
+        created = [(t.encode(), tickets.event(t, "ticket_created")) for t in ("G1", "G2")]
+        # G2's reply happened at 2.5 s, before its 3 s deadline, but reaches Kafka at about 4 s.
+        late_reply = (b"G2", tickets.event("G2", "agent_reply", after=2.5))
+
+        async def scenario() -> list[Received]:
+            topics = [worker.topic("sla-events")]
+            collecting = asyncio.create_task(collect(worker.bootstrap, topics, seconds=8))
+            await produce(worker.bootstrap, worker.topic("ticket-events"), created)
+            await asyncio.sleep(4 - (datetime.now(UTC) - tickets.base).total_seconds())
+            await produce(worker.bootstrap, worker.topic("ticket-events"), [late_reply])
+            return await collecting
+
+        received = run(scenario())
+    finally:
+        worker.stop()
+    kinds = Counter((r.body["ticket_id"], r.body["type"], r.body["metric"]) for r in received)
+    assert kinds[("G1", "sla.breach", "first_response")] == 1
+    assert kinds[("G2", "sla.met", "first_response")] == 1
+    assert ("G2", "sla.breach", "first_response") not in kinds
+    assert not [r for r in received if r.body["type"] == "sla.retracted"]
+    breach = next(
+        r
+        for r in received
+        if r.body["type"] == "sla.breach" and r.body["metric"] == "first_response"
+    )
+    waited = parse(breach.body["emitted_at"]) - parse(breach.body["occurred_at"])
+    assert timedelta(seconds=2) <= waited < timedelta(seconds=4)
