@@ -9,7 +9,6 @@ the ticket. Tickets live in memory for the partitions this worker owns; the tabl
 what cannot be derived (see ``state``) and is read back after a restart or rebalance.
 """
 
-import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
+from service.core.due import DueHeap
 from service.core.errors import InvalidEvent
 from service.core.events import SlaEvent, SlaEventType
 from service.core.instant import Instant, format_instant
@@ -47,8 +47,7 @@ class SlaWorker:
         self.clock = clock
         self.metrics = Metrics()
         self.tickets: dict[str, Ticket] = {}  # by table key, for the partitions owned here
-        self.heaps: dict[int, list[tuple[Instant, str]]] = {}
-        self.scheduled: dict[str, Instant] = {}
+        self.heaps: dict[int, DueHeap[str]] = {}  # ticket keys by due instant, per partition
         self.ready = False
         self._next_gauge = 0.0
         self.app = self._app()
@@ -182,10 +181,7 @@ class SlaWorker:
     # -- timers -------------------------------------------------------------------------
 
     def _schedule(self, partition: int, key: str, due: Instant | None) -> None:
-        if due is None or self.scheduled.get(key) == due:
-            return
-        self.scheduled[key] = due
-        heapq.heappush(self.heaps.setdefault(partition, []), (due, key))
+        self.heaps.setdefault(partition, DueHeap()).schedule(key, due)
 
     async def _tick(self) -> None:
         """Send a due command for every ticket whose next warning or deadline has come."""
@@ -193,11 +189,7 @@ class SlaWorker:
             return
         horizon = self.clock() - self.settings.grace
         for partition, heap in self.heaps.items():
-            while heap and heap[0][0] <= horizon:
-                due, key = heapq.heappop(heap)
-                if self.scheduled.get(key) != due:
-                    continue  # stale: the ticket moved on
-                del self.scheduled[key]  # the agent schedules the ticket's next due
+            for key in heap.pop_due(horizon):  # the agent schedules the ticket's next due
                 await self.due.send(key=key.encode(), value=b"", partition=partition)
         if time.monotonic() >= self._next_gauge:
             self._next_gauge = time.monotonic() + _GAUGE_SECONDS
@@ -227,13 +219,11 @@ class SlaWorker:
         self.metrics.ready.set(0)
         self.tickets.clear()
         self.heaps.clear()
-        self.scheduled.clear()
 
     async def _on_recovered(self) -> None:
         """Tables are complete: rebuild the due heaps of the partitions owned here."""
         owned = self._owned_partitions()
-        self.heaps = {partition: [] for partition in owned}
-        self.scheduled.clear()
+        self.heaps = {partition: DueHeap() for partition in owned}
         for raw_key, raw in self.table.items():
             stored = state.index(raw)
             if stored.partition in owned and stored.next_due is not None:
@@ -241,7 +231,8 @@ class SlaWorker:
                 self._schedule(stored.partition, key, stored.next_due)
         self.ready = True
         self.metrics.ready.set(1)
-        log.info("recovered: %d partitions, %d clocks due later", len(owned), len(self.scheduled))
+        due_later = sum(len(heap) for heap in self.heaps.values())
+        log.info("recovered: %d partitions, %d clocks due later", len(owned), due_later)
 
 
 def _coordinates(event: EventT[bytes]) -> str:
