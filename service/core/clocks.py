@@ -83,7 +83,7 @@ class TicketClocks:
                 self._create(event, out)
         elif self.created_at is not None:
             self._HANDLERS[event.type](self, event, out)
-        if self.policy is not None and self.created_at is not None and self.policy.has_custom:
+        if self.policy is not None and self.created_at is not None and self.policy.custom_clocks:
             self._custom_clocks(event, out)
         return out
 

@@ -117,18 +117,12 @@ class Policy:
     clocks: tuple[ClockRule, ...]
     compliance: Compliance | None = None
     source: str = ""
-    _has_custom: bool = field(init=False, repr=False, compare=False)
+    # Derived once: the engine looks at them for every event.
+    custom_clocks: tuple[ClockRule, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_has_custom", any(rule.is_custom for rule in self.clocks))
-
-    @property
-    def custom_clocks(self) -> tuple[ClockRule, ...]:
-        return tuple(rule for rule in self.clocks if rule.is_custom)
-
-    @property
-    def has_custom(self) -> bool:
-        return self._has_custom
+        custom = tuple(rule for rule in self.clocks if rule.is_custom)
+        object.__setattr__(self, "custom_clocks", custom)
 
     def rule(self, metric: str) -> ClockRule | None:
         for rule in self.clocks:

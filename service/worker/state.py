@@ -16,9 +16,6 @@ from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
 
-_EVENT_TYPES = {t.value: t for t in EventType}
-_SLA_TYPES = {t.value: t for t in SlaEventType}
-
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -84,7 +81,7 @@ def _dump_event(event: TicketEvent) -> dict[str, Any]:
 def _load_event(fields: dict[str, Any], tenant: str, ticket_id: str, at: Instant) -> TicketEvent:
     return TicketEvent(
         fields["id"],
-        _EVENT_TYPES[fields["type"]],
+        EventType(fields["type"]),
         ticket_id,
         at,
         tenant,
@@ -135,7 +132,7 @@ def _load_published(fields: list[Any], tenant: str, ticket_id: str) -> SlaEvent:
     named = dict(zip(_PUBLISHED, fields, strict=True))
     return SlaEvent(
         event_id=named["event_id"],
-        type=_SLA_TYPES[named["type"]],
+        type=SlaEventType(named["type"]),
         tenant=tenant,
         ticket_id=ticket_id,
         policy=named["policy"],
