@@ -145,7 +145,7 @@ broker_pid() { # prints the pid of *our* broker if it is alive
   kill -0 "$pid" 2>/dev/null || return 1
   # Guard against a recycled pid: it must be a kafka.Kafka JVM on our config.
   if [[ -r "/proc/$pid/cmdline" ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $CONFIG_FILE" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F "kafka.Kafka $CONFIG_FILE" >/dev/null || return 1  # not -q: pipefail + SIGPIPE
   fi
   printf '%s' "$pid"
 }
