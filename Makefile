@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-down clean
+.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
-test: lint typecheck imports pytest  ## everything CI runs: lint, types, import contracts, all tests
+tools:  ## the outside tools the tests use (Prometheus, Chromium, validators); each script is idempotent
+	@for script in deploy/tools/*.sh; do bash "$$script" || exit 1; done
+
+test: lint typecheck imports tools pytest  ## everything CI runs: lint, types, import contracts, tools, all tests
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check service tests

@@ -25,6 +25,13 @@ class DueHeap(Generic[K]):
         self._due[key] = due
         heapq.heappush(self._heap, (due, key))
 
+    def earliest(self) -> Instant | None:
+        """The earliest live due instant, or None when nothing is scheduled."""
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)  # stale entries on top are dropped on the way
+        return heap[0][0] if heap else None
+
     def pop_due(self, until: Instant) -> Iterator[K]:
         """Each key due at or before ``until``, earliest first, unscheduled as it is taken;
         keys scheduled again meanwhile are seen when their turn comes."""

@@ -11,12 +11,15 @@ what cannot be derived (see ``state``) and is read back after a restart or rebal
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import faust
 import orjson
-from faust.types import EventT, StreamT
+from aiokafka import AIOKafkaProducer
+from faust import Stream
+from faust.types import TP, EventT, StoreT, StreamT
 
 from service.core.due import DueHeap
 from service.core.errors import InvalidEvent
@@ -27,11 +30,17 @@ from service.core.ticket import Ticket
 from service.settings import Settings
 from service.wire import decode, encode_json
 from service.worker import state
+from service.worker.compliance import LiveCompliance
 from service.worker.http import register_views
 from service.worker.metrics import Metrics
+from service.worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
-_GAUGE_SECONDS = 10.0  # how often the open-clock gauges are recounted
+_GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
+# Faust hands the agent up to BATCH_MAX messages at a time, or what came within BATCH_WITHIN
+# seconds: each changed ticket is then written once per batch, and sends are awaited together.
+BATCH_MAX = 1000
+BATCH_WITHIN = 0.02
 Clock = Callable[[], Instant]
 
 
@@ -49,7 +58,11 @@ class SlaWorker:
         self.tickets: dict[str, Ticket] = {}  # by table key, for the partitions owned here
         self.heaps: dict[int, DueHeap[str]] = {}  # ticket keys by due instant, per partition
         self.ready = False
+        self.compliance = LiveCompliance(policies, self.metrics)
+        self._commanded: set[int] = set()  # partitions with a due command on its way
+        self._read: dict[TP, int] = {}  # last input offset processed, for the lag gauge
         self._next_gauge = 0.0
+        self._batch_producer: AIOKafkaProducer | None = None
         self.app = self._app()
         self.table = self.app.Table(
             "tickets",
@@ -69,6 +82,7 @@ class SlaWorker:
         self.app.agent(self.source, name="tickets")(self._consume)
         self.app.timer(settings.tick_seconds)(self._tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_before_shutdown.connect(self._stop_producer)
         register_views(self)
 
     def _app(self) -> faust.App:
@@ -94,67 +108,136 @@ class SlaWorker:
     # -- the agent ------------------------------------------------------------------------
 
     async def _consume(self, stream: StreamT[bytes]) -> None:
-        async for event in stream.events():
+        # Faust acknowledges a batch's messages only when the next batch is asked for, so
+        # offsets are committed after the batch's table writes and outputs were acked.
+        async for batch in cast(Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN):
             started = time.perf_counter()
-            try:
-                await self._handle(event)
-            except Exception as error:  # the worker never stops on data: dead-letter it
-                log.exception("failed to process %s", _coordinates(event))
-                await self._dead_letter(event, f"internal error: {type(error).__name__}: {error}")
-                self.metrics.invalid.labels("internal_error").inc()
+            await self._process(batch)
             self.metrics.processing.observe(time.perf_counter() - started)
+            self.metrics.batch_size.observe(len(batch))
 
-    async def _handle(self, event: EventT[bytes]) -> None:
-        message = event.message
+    async def _process(self, batch: Sequence[EventT[bytes]]) -> None:
+        """Apply a batch to the tickets, then write each changed ticket once and publish."""
         now = self.clock()
         horizon = now - self.settings.grace
+        work = _Batch()
+        for event in batch:
+            try:
+                self._apply(event, horizon, work)
+            except Exception as error:  # the worker never stops on data: dead-letter it
+                log.exception("failed to process %s", _coordinates(event))
+                self.metrics.invalid.labels("internal_error").inc()
+                work.dead.append(self._dead_letter(event, f"internal error: {error!r}", now))
+        await self._deliver(work, now)
+        for key, partition in work.dirty.items():
+            ticket = self.tickets.get(key)
+            if ticket is not None:
+                self._schedule(partition, key, ticket.next_due)
+
+    def _apply(self, event: EventT[bytes], horizon: Instant, work: "_Batch") -> None:
+        message = event.message
         partition = message.partition
         if message.topic == self.settings.due_topic:
-            key = bytes(message.key or b"").decode()
-            ticket, out = self._ticket(key, horizon)
-            if ticket is None:
-                return
-            out += ticket.advance(horizon)
-        else:
-            try:
-                ticket_event = decode(message.value or b"")  # a tombstone is invalid too
-            except InvalidEvent as error:
-                self.metrics.invalid.labels(error.kind).inc()
-                await self._dead_letter(event, error.reason)
-                return
-            self.metrics.consumed.labels(ticket_event.type.value).inc()
-            key = state.table_key(ticket_event.tenant, ticket_event.ticket_id)
-            ticket, out = self._ticket(key, horizon)
-            if ticket is None:
-                ticket = self.tickets[key] = Ticket(
-                    self.policies, ticket_event.tenant, ticket_event.ticket_id
-                )
-            out += ticket.receive(ticket_event, horizon)
-        await self._publish(out, now)
-        self.table[key.encode()] = state.dump(ticket, partition)
-        self._schedule(partition, key, ticket.next_due)
+            # A due command: advance every ticket of the partition whose instant has come.
+            self._commanded.discard(partition)
+            heap = self.heaps.get(partition)
+            for key in heap.pop_due(horizon) if heap is not None else ():
+                ticket, out = self._ticket(key, horizon)
+                if ticket is not None:
+                    work.out += out
+                    work.out += ticket.advance(horizon)
+                    work.dirty[key] = partition
+            return
+        self._read[message.tp] = message.offset
+        try:
+            ticket_event = decode(message.value or b"")  # a tombstone is invalid too
+        except InvalidEvent as error:
+            self.metrics.invalid.labels(error.kind).inc()
+            work.dead.append(self._dead_letter(event, error.reason, self.clock()))
+            return
+        self.metrics.consumed.labels(ticket_event.type.value).inc()
+        key = state.table_key(ticket_event.tenant, ticket_event.ticket_id)
+        ticket, out = self._ticket(key, horizon)
+        if ticket is None:
+            ticket = self.tickets[key] = Ticket(
+                self.policies, ticket_event.tenant, ticket_event.ticket_id
+            )
+        work.out += out
+        work.out += ticket.receive(ticket_event, horizon)
+        work.dirty[key] = partition
 
     def _ticket(self, key: str, horizon: Instant) -> tuple[Ticket | None, list[SlaEvent]]:
         """The ticket from memory, or from the table (restoring its clocks) after a restart."""
         ticket = self.tickets.get(key)
         if ticket is not None:
             return ticket, []
+        # The agent's task has no current Faust event (take_events drains the stream in a
+        # task of its own), so the RocksDB store looks the key up in every partition's db.
         raw = self.table.get(key.encode())
         if raw is None:
             return None, []
         ticket = self.tickets[key] = state.load(raw, self.policies)
         return ticket, ticket.restore(horizon)
 
-    async def _publish(self, out: list[SlaEvent], now: Instant) -> None:
-        for sla_event in out:
+    async def _deliver(self, work: "_Batch", now: Instant) -> None:
+        """Send the batch's outputs and changelog records, wait for every ack, then write
+        the local store; a failed send is retried, so the batch is never acked half done."""
+        outbox = Outbox()
+        for sla_event in work.out:
             body = encode_json(sla_event, now)
-            key = sla_event.ticket_id.encode()
-            await self.events_out.send(key=key, value=body)
+            ticket_id = sla_event.ticket_id.encode()
+            outbox.add(self.settings.events_topic, ticket_id, body)
             if sla_event.type is SlaEventType.WARNING:
-                await self.warnings_out.send(key=key, value=body)
+                outbox.add(self.settings.warnings_topic, ticket_id, body)
             elif sla_event.type is SlaEventType.BREACH:
-                await self.breaches_out.send(key=key, value=body)
+                outbox.add(self.settings.breaches_topic, ticket_id, body)
             self._count(sla_event, now)
+        for raw_key, body in work.dead:
+            outbox.add(self.settings.dead_letter_topic, raw_key, body)
+        if work.out:  # only a published event can change what a ticket counts for
+            touched = {state.table_key(e.tenant, e.ticket_id) for e in work.out}
+            self.compliance.update(self.tickets, touched)
+            self.compliance.export()
+        changelog = self.table.changelog_topic.get_topic_name()
+        values: dict[int, list[tuple[bytes, bytes]]] = {}
+        for key, partition in work.dirty.items():
+            ticket = self.tickets.get(key)
+            if ticket is not None:
+                value = state.dump(ticket, partition, self.compliance.by_ticket.get(key, ()))
+                outbox.add(changelog, key.encode(), value, partition)
+                values.setdefault(partition, []).append((key.encode(), value))
+        if not len(outbox):
+            return
+        last_offsets = await outbox.flush(await self._producer())
+        # What Faust does for a standby replica: the values with their changelog offsets,
+        # one write per partition, once the changelog has them.
+        written = [
+            _Written(TP(changelog, partition), last_offsets[(changelog, partition)] - n, k, v)
+            for partition, pairs in values.items()
+            for n, (k, v) in enumerate(reversed(pairs))
+        ]
+        store = cast(StoreT[bytes, bytes], self.table.data)
+        store.apply_changelog_batch([cast(EventT[bytes], w) for w in written], _same, _same)
+
+    async def _producer(self) -> AIOKafkaProducer:
+        """The worker's own producer for batches (Faust's sends one record at a time)."""
+        if self._batch_producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.brokers,
+                acks="all",
+                enable_idempotence=True,  # a retried batch is not written twice
+                linger_ms=0,  # the batches are built already
+                max_batch_size=1024 * 1024,
+                max_request_size=4 * 1024 * 1024,
+            )
+            await producer.start()
+            self._batch_producer = producer
+        return self._batch_producer
+
+    async def _stop_producer(self, sender: Any, /, *args: Any, **kw: Any) -> None:
+        if self._batch_producer is not None:
+            await self._batch_producer.stop()
+            self._batch_producer = None
 
     def _count(self, sla_event: SlaEvent, now: Instant) -> None:
         kind = sla_event.type.value
@@ -162,21 +245,22 @@ class SlaWorker:
         if sla_event.type in (SlaEventType.WARNING, SlaEventType.BREACH):
             self.metrics.lateness.labels(kind).observe(max(0, now - sla_event.occurred_at) / 1e6)
 
-    async def _dead_letter(self, event: EventT[bytes], reason: str) -> None:
+    def _dead_letter(
+        self, event: EventT[bytes], reason: str, now: Instant
+    ) -> tuple[bytes | None, bytes]:
         message = event.message
         value = message.value if isinstance(message.value, bytes) else b""
+        key = message.key if isinstance(message.key, bytes) else None
         body = {
             "reason": reason,
             "original": value.decode("utf-8", errors="replace"),
             "topic": message.topic,
             "partition": message.partition,
             "offset": message.offset,
-            "key": (message.key or b"").decode("utf-8", errors="replace")
-            if isinstance(message.key, bytes)
-            else None,
-            "failed_at": format_instant(self.clock()),
+            "key": key.decode("utf-8", errors="replace") if key is not None else None,
+            "failed_at": format_instant(now),
         }
-        await self.dead_letters.send(key=message.key, value=orjson.dumps(body))
+        return key, orjson.dumps(body)
 
     # -- timers -------------------------------------------------------------------------
 
@@ -184,13 +268,16 @@ class SlaWorker:
         self.heaps.setdefault(partition, DueHeap()).schedule(key, due)
 
     async def _tick(self) -> None:
-        """Send a due command for every ticket whose next warning or deadline has come."""
+        """Ask the agent to advance a partition whose earliest warning or deadline has come:
+        one due command per partition, however many of its tickets are due."""
         if not self.ready:
             return
         horizon = self.clock() - self.settings.grace
         for partition, heap in self.heaps.items():
-            for key in heap.pop_due(horizon):  # the agent schedules the ticket's next due
-                await self.due.send(key=key.encode(), value=b"", partition=partition)
+            due = heap.earliest()
+            if due is not None and due <= horizon and partition not in self._commanded:
+                self._commanded.add(partition)  # until the agent has taken the command
+                await self.due.send(key=b"", value=b"", partition=partition)
         if time.monotonic() >= self._next_gauge:
             self._next_gauge = time.monotonic() + _GAUGE_SECONDS
             self._gauge()
@@ -206,6 +293,11 @@ class SlaWorker:
         for name in ("running", "paused", "breached"):
             self.metrics.open_clocks.labels(name).set(counts.get(name, 0))
         self.metrics.tickets.set(len(self.tickets))
+        self.compliance.export()
+        consumer = self.app.consumer
+        for tp, offset in self._read.items():
+            behind = max(0, consumer.highwater(tp) - offset - 1)
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
 
     # -- rebalancing ---------------------------------------------------------------------
 
@@ -219,20 +311,58 @@ class SlaWorker:
         self.metrics.ready.set(0)
         self.tickets.clear()
         self.heaps.clear()
+        self._commanded.clear()
+        self._read.clear()
+        self.metrics.consumer_lag.clear()
+        self.compliance.clear()
 
     async def _on_recovered(self) -> None:
         """Tables are complete: rebuild the due heaps of the partitions owned here."""
         owned = self._owned_partitions()
         self.heaps = {partition: DueHeap() for partition in owned}
+        self.compliance.clear()
         for raw_key, raw in self.table.items():
             stored = state.index(raw)
-            if stored.partition in owned and stored.next_due is not None:
+            if stored.partition in owned:
                 key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
                 self._schedule(stored.partition, key, stored.next_due)
+                self.compliance.set(key, stored.outcomes)
+        self.compliance.export()
         self.ready = True
         self.metrics.ready.set(1)
         due_later = sum(len(heap) for heap in self.heaps.values())
         log.info("recovered: %d partitions, %d clocks due later", len(owned), due_later)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch changed: tickets to write, events to publish, dead letters."""
+
+    dirty: dict[str, int] = field(default_factory=dict)  # ticket key -> partition
+    out: list[SlaEvent] = field(default_factory=list)
+    dead: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # key, body
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """An acked record, shaped as the changelog events ``Store.apply_changelog_batch`` reads."""
+
+    tp: TP
+    offset: int
+    key: bytes | None
+    value: bytes
+
+    @property
+    def message(self) -> "_Written":
+        return self
+
+    @property
+    def partition(self) -> int:
+        return self.tp.partition
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _coordinates(event: EventT[bytes]) -> str:

@@ -3,7 +3,8 @@
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
-PROCESSING_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1)
+PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 class Metrics:
@@ -43,8 +44,41 @@ class Metrics:
         )
         self.processing = Histogram(
             "sla_timer_processing_seconds",
-            "Time to process one input message or due command",
+            "Time to process one batch of input messages and due commands, sends included",
             buckets=PROCESSING_BUCKETS,
             registry=r,
         )
+        self.batch_size = Histogram(
+            "sla_timer_batch_size",
+            "Messages per batch taken from the input and due topics",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
         self.ready = Gauge("sla_timer_ready", "1 once tables are recovered", registry=r)
+        self.consumer_lag = Gauge(
+            "sla_timer_consumer_lag",
+            "Input messages not yet processed (end offset minus position), by owned partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        # Compliance (SPEC §6): cycles counted per policy, metric and calendar month (in the
+        # policy calendar's zone, by the instant of each cycle's outcome). Counts are exported
+        # so several workers can be summed; the ratio is this worker's own.
+        self.compliance_cycles = Gauge(
+            "sla_timer_compliance_cycles",
+            "Cycles counted for compliance by this worker, by outcome (met or breached)",
+            ["policy", "metric", "month", "outcome"],
+            registry=r,
+        )
+        self.compliance_attainment = Gauge(
+            "sla_timer_compliance_attainment_ratio",
+            "met / (met + breached) of this worker's cycles, per policy, metric and month",
+            ["policy", "metric", "month"],
+            registry=r,
+        )
+        self.compliance_target = Gauge(
+            "sla_timer_compliance_target_ratio",
+            "The policy's compliance.target as a ratio (policies that set one)",
+            ["policy"],
+            registry=r,
+        )

@@ -3,14 +3,17 @@
 What is stored is what cannot be derived: the event log and what was published (so a
 breach is published once, across restarts). The clocks are a fold of the log and are
 rebuilt when a ticket is first touched after a restart; ``next_due`` and ``partition``
-are stored so the timer heaps can be rebuilt at recovery without folding every ticket.
+are stored so the timer heaps can be rebuilt at recovery without folding every ticket, and
+``outcomes`` so the compliance tally can.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from service.core.compliance import Outcome
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
 from service.core.instant import Instant
 from service.core.policy import PolicySet
@@ -25,13 +28,14 @@ class Stored:
     ticket_id: str
     partition: int
     next_due: Instant | None
+    outcomes: list[Outcome]  # what the ticket counts for compliance
 
 
 def table_key(tenant: str, ticket_id: str) -> str:
     return f"{tenant}\x1f{ticket_id}"
 
 
-def dump(ticket: Ticket, partition: int) -> bytes:
+def dump(ticket: Ticket, partition: int, outcomes: Iterable[Outcome] = ()) -> bytes:
     return orjson.dumps(
         {
             "tenant": ticket.tenant,
@@ -40,13 +44,15 @@ def dump(ticket: Ticket, partition: int) -> bytes:
             "next_due": ticket.next_due,
             "log": [[at, seq, _dump_event(event)] for at, seq, event in ticket.log],
             "published": [_dump_published(e) for e in ticket.published.values()],
+            "outcomes": [[o.policy, o.metric, o.month, o.met] for o in outcomes],
         }
     )
 
 
 def index(raw: bytes) -> Stored:
     body = orjson.loads(raw)
-    return Stored(body["tenant"], body["ticket"], body["partition"], body["next_due"])
+    found = [Outcome(*fields) for fields in body.get("outcomes", ())]
+    return Stored(body["tenant"], body["ticket"], body["partition"], body["next_due"], found)
 
 
 def load(raw: bytes, policies: PolicySet) -> Ticket:

@@ -31,11 +31,13 @@ TENANTS: dict[str, dict[str, list[str]]] = {
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
-def ticket_events(rng: random.Random, number: int, per_ticket: int) -> list[dict[str, object]]:
+def ticket_events(
+    rng: random.Random, number: int, per_ticket: int, start: datetime = START
+) -> list[dict[str, object]]:
     tenant = rng.choice(list(TENANTS))
     attributes = {key: rng.choice(values) for key, values in TENANTS[tenant].items()}
     ticket = f"T-{number}"
-    at = START + timedelta(seconds=rng.randint(0, 60 * 86400))
+    at = start + timedelta(seconds=rng.randint(0, 60 * 86400))
     events: list[dict[str, object]] = []
 
     def add(kind: str, **fields: object) -> None:
@@ -76,10 +78,14 @@ def ticket_events(rng: random.Random, number: int, per_ticket: int) -> list[dict
     return events
 
 
-def stream(tickets: int, events: int, late_share: float, seed: int = 7) -> Iterator[str]:
+def stream(
+    tickets: int, events: int, late_share: float, seed: int = 7, start: datetime = START
+) -> Iterator[str]:
+    """Events of ``tickets`` tickets over 60 days from ``start``, in time order but for a
+    ``late_share`` of neighbours swapped (late arrivals)."""
     rng = random.Random(seed)
     per_ticket = max(2, events // tickets)
-    everything = [e for n in range(tickets) for e in ticket_events(rng, n, per_ticket)]
+    everything = [e for n in range(tickets) for e in ticket_events(rng, n, per_ticket, start)]
     everything.sort(key=lambda e: str(e["occurred_at"]))
     for index in range(len(everything) - 1):  # swap a few neighbours: late arrivals
         if rng.random() < late_share:

@@ -34,3 +34,16 @@ def test_a_key_scheduled_again_while_popping_comes_out_in_its_turn() -> None:
             heap.schedule("a", 20)
     assert taken == ["a", "a"]
     assert list(heap.pop_due(40)) == ["b"]
+
+
+def test_earliest_skips_entries_made_stale_by_rescheduling() -> None:
+    heap: DueHeap[str] = DueHeap()
+    assert heap.earliest() is None
+    heap.schedule("a", 10)
+    heap.schedule("b", 20)
+    heap.schedule("a", 30)  # a moves later: its entry at 10 is stale
+    assert heap.earliest() == 20
+    assert list(heap.pop_due(25)) == ["b"]
+    assert heap.earliest() == 30
+    assert list(heap.pop_due(30)) == ["a"]
+    assert heap.earliest() is None

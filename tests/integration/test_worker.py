@@ -193,3 +193,48 @@ def test_grace_holds_breaches_back_so_a_late_reply_prevents_them(
     )
     waited = parse(breach.body["emitted_at"]) - parse(breach.body["occurred_at"])
     assert timedelta(seconds=2) <= waited < timedelta(seconds=4)
+
+
+def _compliance(worker: WorkerProcess) -> dict[tuple[str, str, str], float]:
+    """sla_timer_compliance_* series from /metrics: (name, metric, outcome or '') -> value."""
+    _, text = worker.get("/metrics")
+    found = {}
+    for line in (text or "").splitlines():
+        if line.startswith("sla_timer_compliance_") and "{" in line:
+            name, rest = line.split("{", 1)
+            labels = dict(part.split("=", 1) for part in rest.split("}")[0].split(","))
+            labels = {k: v.strip('"') for k, v in labels.items()}
+            key = (name, labels.get("metric", ""), labels.get("outcome", ""))
+            found[key] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_compliance_gauges_count_met_and_breached_cycles_and_survive_lost_local_state(
+    worker: WorkerProcess, tmp_path: Path
+) -> None:
+    tickets = Tickets()
+    messages = [
+        (b"A", tickets.event("A", "ticket_created")),  # both clocks breach
+        (b"B", tickets.event("B", "ticket_created")),
+        (b"B", tickets.event("B", "agent_reply", after=0.5)),  # first response met
+        (b"C", tickets.event("C", "ticket_created")),
+        (b"C", tickets.event("C", "status_change", after=0.5, status="solved")),
+    ]
+    run(produce_then_collect(worker, messages, seconds=9))
+    expected = {
+        ("sla_timer_compliance_cycles", "first_response", "met"): 1.0,  # B
+        ("sla_timer_compliance_cycles", "first_response", "breached"): 1.0,  # A
+        ("sla_timer_compliance_attainment_ratio", "first_response", ""): 0.5,
+        ("sla_timer_compliance_cycles", "resolution", "met"): 1.0,  # C (its first response
+        ("sla_timer_compliance_cycles", "resolution", "breached"): 2.0,  # was cancelled)
+        ("sla_timer_compliance_attainment_ratio", "resolution", ""): pytest.approx(1 / 3),
+    }
+    assert _compliance(worker) == expected
+    # A new worker with empty local state rebuilds the tally from the table's changelog.
+    worker.stop()
+    fresh = WorkerProcess(worker.policy_dir, tmp_path / "fresh-data", name=worker.name)
+    fresh.start()
+    try:
+        assert _compliance(fresh) == expected
+    finally:
+        fresh.stop()

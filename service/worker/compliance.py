@@ -1,0 +1,68 @@
+"""Live compliance of the tickets a worker owns, as Prometheus gauges (SPEC §6).
+
+Each ticket's counted outcomes (``service.core.compliance``) are kept per ticket and in a
+``Tally``: when a batch publishes events for a ticket, its old outcomes are taken out and
+its new ones put in. The outcomes are also stored with the ticket, so after a restart the
+tally is rebuilt from the table's index fields without folding every ticket.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, tzinfo
+
+from service.core.compliance import Outcome, Tally, outcomes
+from service.core.policy import PolicySet
+from service.core.ticket import Ticket
+from service.worker.metrics import Metrics
+
+
+class LiveCompliance:
+    def __init__(self, policies: PolicySet, metrics: Metrics) -> None:
+        self.policies = policies
+        self.metrics = metrics
+        self.tally = Tally()
+        self.by_ticket: dict[str, list[Outcome]] = {}
+        self._shown: set[tuple[str, str, str]] = set()
+        for policy in policies.policies:
+            if policy.compliance is not None:
+                metrics.compliance_target.labels(policy.name).set(policy.compliance.target)
+
+    def zone_of(self, calendar: str) -> tzinfo:
+        found = self.policies.calendars.get(calendar)
+        return found.zone if found is not None else UTC
+
+    def of(self, ticket: Ticket) -> list[Outcome]:
+        return outcomes(ticket.published.values(), self.zone_of)
+
+    def set(self, key: str, found: list[Outcome]) -> None:
+        """The ticket's outcomes are now ``found``."""
+        old = self.by_ticket.get(key, [])
+        if old != found:
+            self.tally.remove(old)
+            self.tally.add(found)
+            self.by_ticket[key] = found
+
+    def update(self, tickets: dict[str, Ticket], keys: Iterable[str]) -> None:
+        for key in keys:
+            ticket = tickets.get(key)
+            if ticket is not None:
+                self.set(key, self.of(ticket))
+
+    def clear(self) -> None:
+        self.tally = Tally()
+        self.by_ticket.clear()
+
+    def export(self) -> None:
+        """Set the gauges from the tally; rows no longer counted lose their series."""
+        shown: set[tuple[str, str, str]] = set()
+        cycles, attainment = self.metrics.compliance_cycles, self.metrics.compliance_attainment
+        for row in self.tally.rows():
+            labels = (row.policy, row.metric, row.month)
+            shown.add(labels)
+            cycles.labels(*labels, "met").set(row.met)
+            cycles.labels(*labels, "breached").set(row.breached)
+            attainment.labels(*labels).set(row.attainment)
+        for labels in self._shown - shown:
+            cycles.remove(*labels, "met")
+            cycles.remove(*labels, "breached")
+            attainment.remove(*labels)
+        self._shown = shown
