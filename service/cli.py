@@ -1,4 +1,4 @@
-"""The ``sla-timer`` command: replay, policies check (SPEC §7)."""
+"""The ``sla-timer`` command: replay, policies check, report (SPEC §7)."""
 
 import argparse
 import os
@@ -9,6 +9,7 @@ from pathlib import Path
 from service.core.errors import InvalidPolicies
 from service.policyfile import check_directory, load_policies
 from service.replay import run_replay
+from service.report import ReportRequest, run_report
 from service.wire import parse_timestamp
 
 
@@ -64,6 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("directory", type=Path)
     check.set_defaults(run=_check)
+
+    report = commands.add_parser(
+        "report", help="compliance per policy, metric and month from SLA events"
+    )
+    report.add_argument("--policies", required=True, type=Path, help="policy directory")
+    report.add_argument("--html", type=Path, help="also write a self-contained HTML page here")
+    report.add_argument("--topic", help="read this SLA events topic whole instead of files")
+    report.add_argument(
+        "--brokers", default="127.0.0.1:9092", help="Kafka bootstrap servers for --topic"
+    )
+    report.add_argument(
+        "files", nargs="*", help="JSON lines of SLA events (replay's output; '-' for stdin)"
+    )
+    report.set_defaults(run=_report)
     return parser
 
 
@@ -97,6 +112,14 @@ def _demo(args: argparse.Namespace) -> int:
     from service.worker.demo import run_demo  # noqa: PLC0415 (Kafka clients: load them here only)
 
     return run_demo(os.environ)
+
+
+def _report(args: argparse.Namespace) -> int:
+    if bool(args.files) == bool(args.topic):
+        print("sla-timer report: give either FILE arguments or --topic", file=sys.stderr)
+        return 2
+    request = ReportRequest(args.policies, args.files, args.topic, args.brokers, args.html)
+    return run_report(request, sys.stdout, sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:
