@@ -30,6 +30,7 @@ from service.core.ticket import Ticket
 from service.settings import Settings
 from service.wire import decode, encode_json
 from service.worker import state
+from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
 from service.worker.compliance import LiveCompliance
 from service.worker.http import register_views
 from service.worker.metrics import Metrics
@@ -71,6 +72,7 @@ class SlaWorker:
             value_type=bytes,
             partitions=settings.partitions,
             on_recover=self._on_recovered,
+            bootstrap=settings.brokers,  # PreloadingTable reads a long backlog in bulk
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(*settings.input_topics, settings.due_topic, **raw)
@@ -97,6 +99,7 @@ class SlaWorker:
             web_port=s.web_port,
             web_bind=s.web_host,  # Faust binds 0.0.0.0 unless told
             web_tables_enabled=False,  # and would serve table contents
+            Table=PreloadingTable,
             consumer_auto_offset_reset="earliest",
             # Faust's default of 0 sends about one produce request per changelog write;
             # 5 ms batched them and lifted table-writing agents 1.4x here (kafka_baselines).
@@ -211,13 +214,14 @@ class SlaWorker:
         last_offsets = await outbox.flush(await self._producer())
         # What Faust does for a standby replica: the values with their changelog offsets,
         # one write per partition, once the changelog has them.
-        written = [
-            _Written(TP(changelog, partition), last_offsets[(changelog, partition)] - n, k, v)
-            for partition, pairs in values.items()
-            for n, (k, v) in enumerate(reversed(pairs))
-        ]
-        store = cast(StoreT[bytes, bytes], self.table.data)
-        store.apply_changelog_batch([cast(EventT[bytes], w) for w in written], _same, _same)
+        apply_to_store(
+            cast(StoreT[bytes, bytes], self.table.data),
+            (
+                ChangelogRecord(TP(changelog, p), last_offsets[(changelog, p)] - n, key, value)
+                for p, pairs in values.items()
+                for n, (key, value) in enumerate(reversed(pairs))
+            ),
+        )
 
     async def _producer(self) -> AIOKafkaProducer:
         """The worker's own producer for batches (Faust's sends one record at a time)."""
@@ -330,6 +334,7 @@ class SlaWorker:
         self.compliance.export()
         self.ready = True
         self.metrics.ready.set(1)
+        self.metrics.preloaded.set(cast(PreloadingTable, self.table).preloaded)
         due_later = sum(len(heap) for heap in self.heaps.values())
         log.info("recovered: %d partitions, %d clocks due later", len(owned), due_later)
 
@@ -341,28 +346,6 @@ class _Batch:
     dirty: dict[str, int] = field(default_factory=dict)  # ticket key -> partition
     out: list[SlaEvent] = field(default_factory=list)
     dead: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # key, body
-
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    """An acked record, shaped as the changelog events ``Store.apply_changelog_batch`` reads."""
-
-    tp: TP
-    offset: int
-    key: bytes | None
-    value: bytes
-
-    @property
-    def message(self) -> "_Written":
-        return self
-
-    @property
-    def partition(self) -> int:
-        return self.tp.partition
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _coordinates(event: EventT[bytes]) -> str:

@@ -55,6 +55,11 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("sla_timer_ready", "1 once tables are recovered", registry=r)
+        self.preloaded = Gauge(
+            "sla_timer_changelog_preloaded_records",
+            "Changelog records bulk-loaded into the local store before Faust's recovery",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "sla_timer_consumer_lag",
             "Input messages not yet processed (end offset minus position), by owned partition",

@@ -2,11 +2,13 @@
 
 import asyncio
 import signal
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from service.core.engine import Engine
 from service.policyfile import load_policies
@@ -238,3 +240,58 @@ def test_compliance_gauges_count_met_and_breached_cycles_and_survive_lost_local_
         assert _compliance(fresh) == expected
     finally:
         fresh.stop()
+
+
+async def _produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, value, key=key) for key, value in messages]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+def _metric(worker: WorkerProcess, name: str) -> float:
+    _, text = worker.get("/metrics")
+    values = [line.rsplit(" ", 1)[1] for line in (text or "").splitlines() if line.startswith(name)]
+    return sum(float(value) for value in values)
+
+
+def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on(
+    worker: WorkerProcess, tmp_path: Path
+) -> None:
+    quiet = Tickets(base=datetime.now(UTC) + timedelta(hours=1))  # deadlines far off
+    count = 12_000  # 6,000 changelog records per partition: above the bulk-load threshold
+    messages = [(f"Q{n}".encode(), quiet.event(f"Q{n}", "ticket_created")) for n in range(count)]
+    messages.append((b"SOON", Tickets().event("SOON", "ticket_created", after=3)))
+    run(_produce_many(worker.bootstrap, worker.topic("ticket-events"), messages))
+    deadline = time.monotonic() + 60
+    while _metric(worker, "sla_timer_events_consumed_total") < count + 1:
+        assert time.monotonic() < deadline, "the first worker did not take every event"
+        time.sleep(0.5)
+    _, before = worker.get("/tickets/default/Q7")
+    worker.stop()
+
+    fresh = WorkerProcess(worker.policy_dir, tmp_path / "fresh-data", name=worker.name)
+    fresh.start()
+    try:
+        assert _metric(fresh, "sla_timer_changelog_preloaded_records") >= count
+        _, after = fresh.get("/tickets/default/Q7")
+        assert {**after, "as_of": None} == {**before, "as_of": None}
+        reply = (b"Q7", quiet.event("Q7", "agent_reply", after=1))  # within its 3 s
+        run(produce(fresh.bootstrap, fresh.topic("ticket-events"), [reply]))
+        received = run(collect(fresh.bootstrap, [fresh.topic("sla-events")], seconds=8))
+    finally:
+        fresh.stop()
+    q7 = Counter(
+        (r.body["type"], r.body["metric"]) for r in received if r.body["ticket_id"] == "Q7"
+    )
+    assert q7 == {  # what the first worker published, and the met: nothing twice
+        ("sla.started", "first_response"): 1,
+        ("sla.started", "resolution"): 1,
+        ("sla.met", "first_response"): 1,
+    }
+    soon = [r for r in received if r.body["ticket_id"] == "SOON" and r.body["type"] == "sla.breach"]
+    # due instants survive too: each clock breaches once, whichever worker it fell to
+    assert sorted(r.body["metric"] for r in soon) == ["first_response", "resolution"]
