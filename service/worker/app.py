@@ -64,6 +64,8 @@ class SlaWorker:
         self._read: dict[TP, int] = {}  # last input offset processed, for the lag gauge
         self._next_gauge = 0.0
         self._batch_producer: AIOKafkaProducer | None = None
+        self._log_json = state.LogJson()  # of the tickets in memory
+        self._compliance_changed = False
         self.app = self._app()
         self.table = self.app.Table(
             "tickets",
@@ -197,16 +199,18 @@ class SlaWorker:
             self._count(sla_event, now)
         for raw_key, body in work.dead:
             outbox.add(self.settings.dead_letter_topic, raw_key, body)
-        if work.out:  # only a published event can change what a ticket counts for
-            touched = {state.table_key(e.tenant, e.ticket_id) for e in work.out}
+        # Only a published event can change what a ticket counts for (core.compliance).
+        touched = {state.table_key(e.tenant, e.ticket_id) for e in work.out}
+        if touched:
             self.compliance.update(self.tickets, touched)
-            self.compliance.export()
+            self._compliance_changed = True
         changelog = self.table.changelog_topic.get_topic_name()
         values: dict[int, list[tuple[bytes, bytes]]] = {}
         for key, partition in work.dirty.items():
             ticket = self.tickets.get(key)
             if ticket is not None:
-                value = state.dump(ticket, partition, self.compliance.by_ticket.get(key, ()))
+                outcomes = self.compliance.by_ticket.get(key, ())
+                value = state.dump(ticket, partition, outcomes, self._log_json)
                 outbox.add(changelog, key.encode(), value, partition)
                 values.setdefault(partition, []).append((key.encode(), value))
         if not len(outbox):
@@ -282,6 +286,9 @@ class SlaWorker:
             if due is not None and due <= horizon and partition not in self._commanded:
                 self._commanded.add(partition)  # until the agent has taken the command
                 await self.due.send(key=b"", value=b"", partition=partition)
+        if self._compliance_changed:  # the gauges follow within a tick
+            self._compliance_changed = False
+            self.compliance.export()
         if time.monotonic() >= self._next_gauge:
             self._next_gauge = time.monotonic() + _GAUGE_SECONDS
             self._gauge()
@@ -314,6 +321,7 @@ class SlaWorker:
         self.ready = False
         self.metrics.ready.set(0)
         self.tickets.clear()
+        self._log_json.forget()
         self.heaps.clear()
         self._commanded.clear()
         self._read.clear()

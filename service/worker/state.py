@@ -35,18 +35,46 @@ def table_key(tenant: str, ticket_id: str) -> str:
     return f"{tenant}\x1f{ticket_id}"
 
 
-def dump(ticket: Ticket, partition: int, outcomes: Iterable[Outcome] = ()) -> bytes:
+def dump(
+    ticket: Ticket,
+    partition: int,
+    outcomes: Iterable[Outcome] = (),
+    log: "LogJson | None" = None,
+) -> bytes:
     return orjson.dumps(
         {
             "tenant": ticket.tenant,
             "ticket": ticket.ticket_id,
             "partition": partition,
             "next_due": ticket.next_due,
-            "log": [[at, seq, _dump_event(event)] for at, seq, event in ticket.log],
+            "log": (log or LogJson()).of(ticket),
             "published": [_dump_published(e) for e in ticket.published.values()],
             "outcomes": [[o.policy, o.metric, o.month, o.met] for o in outcomes],
         }
     )
+
+
+class LogJson:
+    """Each ticket's event log as JSON, extended as the log grows: a ticket's log only ever
+    grows, so a write serializes the new entries, not the whole history again."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, str], tuple[int, bytes]] = {}
+
+    def of(self, ticket: Ticket) -> orjson.Fragment:
+        key = (ticket.tenant, ticket.ticket_id)
+        count, text = self._done.get(key, (0, b""))
+        entries = ticket.log
+        if count < len(entries):
+            more = b",".join(
+                orjson.dumps([at, seq, _dump_event(event)]) for at, seq, event in entries[count:]
+            )
+            text = text + b"," + more if text else more
+            self._done[key] = (len(entries), text)
+        return orjson.Fragment(b"[" + text + b"]")
+
+    def forget(self) -> None:
+        self._done.clear()
 
 
 def index(raw: bytes) -> Stored:
