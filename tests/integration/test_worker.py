@@ -295,3 +295,22 @@ def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on
     soon = [r for r in received if r.body["ticket_id"] == "SOON" and r.body["type"] == "sla.breach"]
     # due instants survive too: each clock breaches once, whichever worker it fell to
     assert sorted(r.body["metric"] for r in soon) == ["first_response", "resolution"]
+
+
+def test_a_second_worker_takes_over_partitions_and_every_breach_still_arrives_once(
+    worker: WorkerProcess, tmp_path: Path
+) -> None:
+    tickets = Tickets()
+    names = [f"RB{n}" for n in range(20)]
+    messages = [(t.encode(), tickets.event(t, "ticket_created", after=1)) for t in names]
+    run(produce(worker.bootstrap, worker.topic("ticket-events"), messages))
+    second = WorkerProcess(worker.policy_dir, tmp_path / "second-data", name=worker.name)
+    second.start()  # joins the group while the clocks run: the partitions are shared out
+    try:
+        received = run(collect(worker.bootstrap, [worker.topic("sla-breaches")], seconds=14))
+        owners = [w for w in (worker, second) if _metric(w, "sla_timer_tickets") > 0]
+    finally:
+        second.stop()
+    breaches = Counter((r.body["ticket_id"], r.body["metric"]) for r in received)
+    assert breaches == {(t, m): 1 for t in names for m in ("first_response", "resolution")}
+    assert len(owners) == 2  # each worker held tickets of its own partitions
