@@ -398,22 +398,15 @@ async def _produce(bootstrap: str, topic: str, events: list[SlaEvent]) -> None:
         await producer.stop()
 
 
-async def _delete_topic(bootstrap: str, topic: str) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
 @pytest.mark.integration
 def test_report_reads_a_whole_topic_and_counts_as_the_replay_file(
     replayed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.integration.kafka_broker import create_topics, ensure_broker  # noqa: PLC0415
+    from tests.integration.kafka_broker import (  # noqa: PLC0415
+        adelete_topics,
+        create_topics,
+        ensure_broker,
+    )
 
     bootstrap = ensure_broker()
     topic = f"report-test-{uuid.uuid4().hex[:12]}"
@@ -425,7 +418,7 @@ def test_report_reads_a_whole_topic_and_counts_as_the_replay_file(
         _, from_file, _ = report(capsys, str(replayed))
         code, from_topic, err = report(capsys, "--topic", topic, "--brokers", bootstrap)
     finally:
-        asyncio.run(_delete_topic(bootstrap, topic))
+        asyncio.run(adelete_topics(bootstrap, [topic]))
     assert code == 0, err
     assert from_topic == from_file
     assert table(from_topic)[("westock-essential", "first_response", "2026-01")][:2] == ["124", "1"]

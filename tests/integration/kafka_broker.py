@@ -78,6 +78,16 @@ def ensure_broker(port: int = DEFAULT_PORT, *, timeout: float = 600.0) -> str:
     return bootstrap
 
 
+async def adelete_topics(bootstrap: str, topics: list[str]) -> None:
+    """Delete the topics (a test's own, when it is done with them)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(topics)
+    finally:
+        await admin.close()
+
+
 async def acreate_topics(
     bootstrap: str,
     topics: Mapping[str, int],

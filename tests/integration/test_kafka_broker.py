@@ -7,12 +7,15 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 try:
-    from tests.integration.kafka_broker import acreate_topics, ensure_broker
+    from tests.integration.kafka_broker import acreate_topics, adelete_topics, ensure_broker
 except ImportError:  # tests/integration collected as a rootdir-less directory
-    from kafka_broker import acreate_topics, ensure_broker  # type: ignore[no-redef]
+    from kafka_broker import (  # type: ignore[no-redef]
+        acreate_topics,
+        adelete_topics,
+        ensure_broker,
+    )
 
 MESSAGES = 100
 PARTITIONS = 3
@@ -56,15 +59,6 @@ async def _roundtrip(bootstrap: str, topic: str) -> dict[bytes, bytes]:
     return received
 
 
-async def _delete_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics([topic])
-    finally:
-        await admin.close()
-
-
 @pytest.mark.integration
 def test_produce_and_consume_100_keyed_messages() -> None:
     bootstrap = ensure_broker()
@@ -73,7 +67,7 @@ def test_produce_and_consume_100_keyed_messages() -> None:
     try:
         received = asyncio.run(_roundtrip(bootstrap, topic))
     finally:
-        asyncio.run(_delete_topic(bootstrap, topic))
+        asyncio.run(adelete_topics(bootstrap, [topic]))
 
     assert len(received) == MESSAGES
     assert received == {f"key-{i}".encode(): f"value-{i}".encode() for i in range(MESSAGES)}
