@@ -3,15 +3,16 @@ month of the outcome in the cycle calendar's zone; attainment = met / (met + bre
 
 import random
 from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.core.compliance import Outcome, Row, Tally, outcomes, verdicts
+from service.core.compliance import Outcome, Row, Tally, month_of, outcomes, verdicts
 from service.core.engine import Engine
 from service.core.events import SlaEvent, SlaEventType
-from service.core.instant import Instant
+from service.core.instant import Instant, to_datetime
 
 from ..scenario import NEW_YORK, History, local
 from .test_clocks import POLICIES, ticket
@@ -339,3 +340,16 @@ def test_the_order_tickets_are_tallied_in_does_not_matter(
     everything = [outcome for found in tickets for outcome in found]
     assert sum(row.met for row in rows) == sum(outcome.met for outcome in everything)
     assert sum(row.met + row.breached for row in rows) == len(everything)
+
+
+ZONE_NAMES = ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe", "UTC"]
+
+
+@settings(max_examples=300)
+@given(
+    instant=st.integers(1_700_000_000_000_000, 1_900_000_000_000_000),
+    zone=st.sampled_from(ZONE_NAMES),
+)
+def test_the_cached_month_is_the_month_of_the_instant_itself(instant: int, zone: str) -> None:
+    local_time = to_datetime(instant).astimezone(ZoneInfo(zone))
+    assert month_of(instant, ZoneInfo(zone)) == f"{local_time.year:04d}-{local_time.month:02d}"

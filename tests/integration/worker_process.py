@@ -49,6 +49,7 @@ class WorkerProcess:
     name: str = field(default_factory=lambda: f"it{uuid.uuid4().hex[:8]}")
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
+    profile_to: Path | None = None  # run under cProfile, stats written here at exit
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -76,8 +77,13 @@ class WorkerProcess:
 
     def start(self, timeout: float = 90.0) -> None:
         log = (self.data_dir.parent / f"{self.name}.log").open("ab")
+        command = [str(SLA_TIMER), "worker", "--loglevel", "warning"]
+        if self.profile_to is not None:
+            python = str(SLA_TIMER.parent / "python")
+            command = [python, "-m", "cProfile", "-o", str(self.profile_to), "-m", "service.cli"]
+            command += ["worker", "--loglevel", "warning"]
         self.process = subprocess.Popen(
-            [str(SLA_TIMER), "worker", "--loglevel", "warning"],
+            command,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
