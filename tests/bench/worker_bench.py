@@ -31,6 +31,7 @@ from service.core.ticket import Ticket
 from service.policyfile import load_policies
 from service.wire import decode
 from service.worker import state
+from tests.bench import kafka_baselines
 from tests.bench.generate import stream
 from tests.integration.kafka_broker import REPO_ROOT, acreate_topics
 from tests.integration.worker_process import WorkerProcess, collect, iso, parse
@@ -102,7 +103,29 @@ def throughput(events: int, folder: Path, profile: bool = False) -> float:
         f"  one worker, RocksDB table: {done:,} events in {elapsed:.1f} s = {done / elapsed:,.0f} "
         "events/s (goal: 15,000)"
     )
+    asyncio.run(baselines(worker.bootstrap, worker.topic("ticket-events"), events))
     return done / elapsed
+
+
+async def baselines(bootstrap: str, topic: str, events: int) -> None:
+    """The same topic read by a raw aiokafka consumer and by a plain Faust agent writing one
+    RocksDB table entry per event (tests.bench.kafka_baselines has more variants)."""
+    raw = await kafka_baselines.measure_raw(
+        "raw aiokafka consumer (getmany + orjson)",
+        kafka_baselines.raw_batches,
+        bootstrap,
+        topic,
+        4,
+        events,
+        600,
+    )
+    variant = kafka_baselines.FaustVariant(
+        "plain Faust agent, one RocksDB table write per event", "rocksdb://", False, 0.005
+    )
+    agent, app_id = await kafka_baselines.measure_faust(variant, bootstrap, topic, 4, events, 600)
+    await kafka_baselines.delete_topics(bootstrap, "", [app_id])
+    for result in (raw, agent):
+        print(f"  {result.name}, same topic: {result.rate:,.0f} events/s")
 
 
 def print_profile(stats: Path) -> None:
