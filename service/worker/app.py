@@ -56,6 +56,7 @@ class SlaWorker:
         self.policies = policies
         self.clock = clock
         self.metrics = Metrics()
+        self.metrics.start_at_zero(policies)
         self.tickets: dict[str, Ticket] = {}  # by table key, for the partitions owned here
         self.heaps: dict[int, DueHeap[str]] = {}  # ticket keys by due instant, per partition
         self.ready = False

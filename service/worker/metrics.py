@@ -2,9 +2,18 @@
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from service.core.events import EventType, SlaEventType
+from service.core.policy import PolicySet
+
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+# The kinds of InvalidEvent (service.wire) and the worker's own; a label set is exported at 0
+# from the start, so rate() and increase() see the first increment.
+INVALID_REASONS = ("not_json", "schema", "unknown_type", "timestamp", "too_large", "internal_error")
+_ALERTS = (SlaEventType.WARNING, SlaEventType.BREACH)
 
 
 class Metrics:
@@ -87,3 +96,16 @@ class Metrics:
             ["policy"],
             registry=r,
         )
+
+    def start_at_zero(self, policies: PolicySet) -> None:
+        """Export the label sets known in advance, at 0."""
+        for event_type in EventType:
+            self.consumed.labels(event_type.value)
+        for reason in INVALID_REASONS:
+            self.invalid.labels(reason)
+        for kind in _ALERTS:
+            self.lateness.labels(kind.value)
+        for policy in policies.policies:
+            for rule in policy.clocks:
+                for kind in (*_ALERTS, SlaEventType.MET):
+                    self.sla_events.labels(kind.value, policy.name, rule.metric)
