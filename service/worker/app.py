@@ -80,10 +80,6 @@ class SlaWorker:
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(*settings.input_topics, settings.due_topic, **raw)
         self.due = self.app.topic(settings.due_topic, **raw)
-        self.events_out = self.app.topic(settings.events_topic, **raw)
-        self.warnings_out = self.app.topic(settings.warnings_topic, **raw)
-        self.breaches_out = self.app.topic(settings.breaches_topic, **raw)
-        self.dead_letters = self.app.topic(settings.dead_letter_topic, **raw)
         self.app.agent(self.source, name="tickets")(self._consume)
         self.app.timer(settings.tick_seconds)(self._tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)
@@ -286,7 +282,11 @@ class SlaWorker:
             due = heap.earliest()
             if due is not None and due <= horizon and partition not in self._commanded:
                 self._commanded.add(partition)  # until the agent has taken the command
-                await self.due.send(key=b"", value=b"", partition=partition)
+                try:
+                    await self.due.send(key=b"", value=b"", partition=partition)
+                except Exception:  # Kafka unreachable: the next tick tries again
+                    log.exception("could not send the due command of partition %d", partition)
+                    self._commanded.discard(partition)
         if self._compliance_changed:  # the gauges follow within a tick
             self._compliance_changed = False
             self.compliance.export()
