@@ -305,7 +305,6 @@ class SlaWorker:
         for name in ("running", "paused", "breached"):
             self.metrics.open_clocks.labels(name).set(counts.get(name, 0))
         self.metrics.tickets.set(len(self.tickets))
-        self.compliance.export()
         consumer = self.app.consumer
         for tp, offset in self._read.items():
             behind = max(0, consumer.highwater(tp) - offset - 1)

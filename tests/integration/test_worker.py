@@ -199,16 +199,13 @@ def test_grace_holds_breaches_back_so_a_late_reply_prevents_them(
 
 def _compliance(worker: WorkerProcess) -> dict[tuple[str, str, str], float]:
     """sla_timer_compliance_* series from /metrics: (name, metric, outcome or '') -> value."""
-    _, text = worker.get("/metrics")
-    found = {}
-    for line in (text or "").splitlines():
-        if line.startswith("sla_timer_compliance_") and "{" in line:
-            name, rest = line.split("{", 1)
-            labels = dict(part.split("=", 1) for part in rest.split("}")[0].split(","))
-            labels = {k: v.strip('"') for k, v in labels.items()}
-            key = (name, labels.get("metric", ""), labels.get("outcome", ""))
-            found[key] = float(line.rsplit(" ", 1)[1])
-    return found
+    return {
+        (sample.name, sample.labels.get("metric", ""), sample.labels.get("outcome", "")): (
+            sample.value
+        )
+        for sample in worker.samples()
+        if sample.name.startswith("sla_timer_compliance_") and sample.labels
+    }
 
 
 def test_compliance_gauges_count_met_and_breached_cycles_and_survive_lost_local_state(
@@ -252,12 +249,6 @@ async def _produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, 
         await producer.stop()
 
 
-def _metric(worker: WorkerProcess, name: str) -> float:
-    _, text = worker.get("/metrics")
-    values = [line.rsplit(" ", 1)[1] for line in (text or "").splitlines() if line.startswith(name)]
-    return sum(float(value) for value in values)
-
-
 def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on(
     worker: WorkerProcess, tmp_path: Path
 ) -> None:
@@ -267,7 +258,7 @@ def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on
     messages.append((b"SOON", Tickets().event("SOON", "ticket_created", after=3)))
     run(_produce_many(worker.bootstrap, worker.topic("ticket-events"), messages))
     deadline = time.monotonic() + 60
-    while _metric(worker, "sla_timer_events_consumed_total") < count + 1:
+    while worker.metric("sla_timer_events_consumed_total") < count + 1:
         assert time.monotonic() < deadline, "the first worker did not take every event"
         time.sleep(0.5)
     _, before = worker.get("/tickets/default/Q7")
@@ -276,7 +267,7 @@ def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on
     fresh = WorkerProcess(worker.policy_dir, tmp_path / "fresh-data", name=worker.name)
     fresh.start()
     try:
-        assert _metric(fresh, "sla_timer_changelog_preloaded_records") >= count
+        assert fresh.metric("sla_timer_changelog_preloaded_records") >= count
         _, after = fresh.get("/tickets/default/Q7")
         assert {**after, "as_of": None} == {**before, "as_of": None}
         reply = (b"Q7", quiet.event("Q7", "agent_reply", after=1))  # within its 3 s
@@ -308,7 +299,7 @@ def test_a_second_worker_takes_over_partitions_and_every_breach_still_arrives_on
     second.start()  # joins the group while the clocks run: the partitions are shared out
     try:
         received = run(collect(worker.bootstrap, [worker.topic("sla-breaches")], seconds=14))
-        owners = [w for w in (worker, second) if _metric(w, "sla_timer_tickets") > 0]
+        owners = [w for w in (worker, second) if w.metric("sla_timer_tickets") > 0]
     finally:
         second.stop()
     breaches = Counter((r.body["ticket_id"], r.body["metric"]) for r in received)

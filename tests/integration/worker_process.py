@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from tests.integration.kafka_broker import REPO_ROOT, ensure_broker
 
@@ -120,6 +122,20 @@ class WorkerProcess:
             return error.code, error.read().decode()
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return 0, None
+
+    def samples(self) -> list[Sample]:
+        """The worker's /metrics, parsed by prometheus_client: every sample with its labels."""
+        _, text = self.get("/metrics")
+        families = text_string_to_metric_families(text or "")
+        return [sample for family in families for sample in family.samples]
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples called ``name`` whose labels include ``labels``."""
+        return sum(
+            sample.value
+            for sample in self.samples()
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.data_dir.parent / f"{self.name}.log"
