@@ -1,14 +1,19 @@
 """Business calendars: when a support team is open, and business time arithmetic (SPEC §4).
 
 A calendar is weekly local wall-clock ranges in an IANA time zone, minus national holidays
-and extra closed dates, with per-date overrides. Internally it is a sorted list of
-half-open UTC segments ``[start, end)`` with the business time accumulated before each
-one, built lazily over a window of years. Both questions the engine asks are then two
-binary searches:
+and extra closed dates, with per-date overrides. Internally each local calendar year is a
+``_Year``: a sorted list of half-open UTC segments ``[start, end)`` with the business time
+accumulated before each one, built when first asked about. Both questions the engine asks
+are then binary searches within a year, plus whole-year totals across years:
 
 * ``between(a, b)``: business microseconds in ``[a, b)``;
 * ``add(start, amount)``: the deadline, the earliest instant at which ``amount`` business
   microseconds have elapsed since ``start``.
+
+A year's index depends on nothing but the calendar and the year, so an answer never
+depends on what was asked before (SPEC §4), and only the most recently used years are
+kept (``_KEPT_YEARS``), so memory stays bounded whatever instants arrive. Instants are
+answered for local years ``MIN_YEAR`` to ``MAX_YEAR``; ``CalendarError`` outside them.
 
 Local times become UTC in one place, ``_local_instant``, with the DST rule of SPEC §4:
 ``fold=0``, so a wall time skipped by a spring-forward change is read with the offset in
@@ -16,7 +21,7 @@ force before it (02:30 becomes 03:30) and an ambiguous one takes its first occur
 """
 
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -34,9 +39,11 @@ DayRanges = tuple[tuple[int, int], ...]
 HolidayLookup = Callable[[Iterable[int]], frozenset[date]]
 """Closed dates for the given years (national holidays); see ``national_holidays``."""
 
-_WINDOW_YEARS = 4
-_MAX_YEARS = 200
+MIN_YEAR = 1969  # input instants start in 1970 (UTC); a zone west of UTC begins in 1969
+MAX_YEAR = 2399  # input ends in 2200; deadlines may run on for two centuries more
+_KEPT_YEARS = 16  # year indexes kept per calendar (about 30 KB each for a 9-5 week)
 _ONE_DAY = timedelta(days=1)
+_MEAN_YEAR = 31_556_952 * SECOND  # 365.2425 days
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,40 @@ class CalendarSpec:
         return minutes * MINUTE
 
 
+class _Year:
+    """The open segments of one local year, clipped to ``[low, high)``, with the business
+    time counted before each segment (``cum_start``) and at its end (``cum_end``)."""
+
+    __slots__ = ("cum_end", "cum_start", "ends", "high", "low", "starts", "total", "year")
+
+    def __init__(self, year: int, low: Instant, high: Instant, merged: list[list[Instant]]):
+        self.year, self.low, self.high = year, low, high
+        self.starts = [s for s, _ in merged]
+        self.ends = [e for _, e in merged]
+        self.cum_start: list[int] = []
+        self.cum_end: list[int] = []
+        total = 0
+        for s, e in merged:
+            self.cum_start.append(total)
+            total += e - s
+            self.cum_end.append(total)
+        self.total = total
+
+    def counted(self, instant: Instant) -> int:
+        """Business microseconds from the start of the year to ``instant`` (within it)."""
+        index = bisect_right(self.starts, instant) - 1
+        if index < 0:
+            return 0
+        return self.cum_start[index] + min(
+            instant - self.starts[index], self.ends[index] - self.starts[index]
+        )
+
+    def reach(self, goal: int) -> Instant:
+        """The earliest instant at which ``goal`` (0 < goal <= total) has been counted."""
+        index = bisect_left(self.cum_end, goal)
+        return self.starts[index] + (goal - self.cum_start[index])
+
+
 class BusinessCalendar:
     """Answers business time questions for one calendar; safe to share between tickets."""
 
@@ -71,19 +112,25 @@ class BusinessCalendar:
         self.business_day = spec.business_day or spec.usual_day()
         if not any(self.spec.weekly) and not any(spec.overrides.values()):
             raise CalendarError(f"calendar {spec.name!r} is never open")
-        self._first_day = date.max
-        self._end_day = date.min
-        self._low = self._high = 0
-        self._starts: list[Instant] = []
-        self._ends: list[Instant] = []
-        self._cum_start: list[int] = []
-        self._cum_end: list[int] = []
+        self._years: OrderedDict[int, _Year] = OrderedDict()
+        self._starts: dict[int, Instant] = {}
+        self._totals: dict[int, int] = {}  # at most MAX_YEAR - MIN_YEAR + 1 integers
+        self._last: _Year | None = None
 
     # -- the two questions -------------------------------------------------------------
 
     def between(self, start: Instant, end: Instant) -> int:
         """Business microseconds in ``[start, end)``; negative when ``end`` is earlier."""
-        return self._accumulated(end) - self._accumulated(start)
+        if end < start:
+            return -self.between(end, start)
+        first = self._year_at(start)
+        if end < first.high:
+            return first.counted(end) - first.counted(start)
+        counted = first.total - first.counted(start)
+        last = self._year_at(end)
+        for year in range(first.year + 1, last.year):
+            counted += self._total(year)
+        return counted + last.counted(end)
 
     def add(self, start: Instant, amount: int) -> Instant:
         """The earliest instant at which ``amount`` business microseconds have elapsed.
@@ -93,69 +140,95 @@ class BusinessCalendar:
         """
         if amount <= 0:
             return start
-        goal = self._accumulated(start) + amount
-        while True:
-            index = bisect_left(self._cum_end, goal)
-            if index < len(self._cum_end):
-                return self._starts[index] + (goal - self._cum_start[index])
-            self._extend_forward()  # keeps the first day, so ``goal`` stays valid
+        year = self._year_at(start)
+        goal = year.counted(start) + amount
+        if goal <= year.total:
+            return year.reach(goal)
+        amount = goal - year.total
+        number = year.year + 1
+        while number <= MAX_YEAR:
+            total = self._total(number)
+            if amount <= total:
+                return self._year(number).reach(amount)
+            amount -= total
+            number += 1
+        raise CalendarError(f"calendar {self.name!r} reaches no deadline before {MAX_YEAR + 1}")
 
     def is_open(self, instant: Instant) -> bool:
         """Whether the calendar is open at this instant (a range's end is closed)."""
-        self._cover(instant)
-        index = bisect_right(self._starts, instant) - 1
-        return index >= 0 and instant < self._ends[index]
+        year = self._year_at(instant)
+        index = bisect_right(year.starts, instant) - 1
+        return index >= 0 and instant < year.ends[index]
 
     def segments(self, start: Instant, end: Instant) -> list[tuple[Instant, Instant]]:
         """The open UTC segments clipped to ``[start, end)``, for views and tests."""
-        self._cover(start)
-        self._cover(end)
-        first = max(bisect_right(self._starts, start) - 1, 0)
-        last = bisect_left(self._starts, end)
-        return [
-            (max(s, start), min(e, end))
-            for s, e in zip(self._starts[first:last], self._ends[first:last], strict=True)
-            if min(e, end) > max(s, start)
-        ]
+        found: list[tuple[Instant, Instant]] = []
+        if end <= start:
+            return found
+        first, last = self._year_at(start).year, self._year_at(end - 1).year
+        for number in range(first, last + 1):
+            year = self._year(number)
+            for s, e in zip(year.starts, year.ends, strict=True):
+                if min(e, end) > max(s, start):
+                    found.append((max(s, start), min(e, end)))
+        return found
 
     # -- the index ---------------------------------------------------------------------
 
-    def _accumulated(self, instant: Instant) -> int:
-        """Business microseconds from the start of the index to ``instant``."""
-        if not self._low <= instant < self._high:
-            self._cover(instant)
-        index = bisect_right(self._starts, instant) - 1
-        if index < 0:
-            return 0
-        return self._cum_start[index] + min(
-            instant - self._starts[index], self._ends[index] - self._starts[index]
-        )
+    def _year_at(self, instant: Instant) -> _Year:
+        last = self._last
+        if last is not None and last.low <= instant < last.high:
+            return last
+        # The mean Gregorian year finds the year to within one; the year starts settle it.
+        number = 1970 + instant // _MEAN_YEAR
+        if MIN_YEAR <= number <= MAX_YEAR:
+            if instant < self._start_of(number):
+                number -= 1
+            elif instant >= self._start_of(number + 1):
+                number += 1
+        return self._year(number)
 
-    def _cover(self, instant: Instant) -> None:
-        if self._low <= instant < self._high:
-            return
-        day = (datetime.fromtimestamp(instant // SECOND, self.zone)).date()
-        first = min(self._first_day, date(day.year - 1, 1, 1))
-        end = max(self._end_day, date(day.year + _WINDOW_YEARS, 1, 1))
-        self._build(first, end)
+    def _start_of(self, number: int) -> Instant:
+        """The instant local year ``number`` begins (cached: a few hundred at most)."""
+        found = self._starts.get(number)
+        if found is None:
+            found = self._starts[number] = self._local_instant(date(number, 1, 1), 0)
+        return found
 
-    def _extend_forward(self) -> None:
-        if self._end_day.year - self._first_day.year > _MAX_YEARS:
-            raise CalendarError(f"calendar {self.name!r} has no open time in {_MAX_YEARS} years")
-        self._build(self._first_day, date(self._end_day.year + _WINDOW_YEARS, 1, 1))
+    def _year(self, number: int) -> _Year:
+        year = self._years.get(number)
+        if year is None:
+            if not MIN_YEAR <= number <= MAX_YEAR:
+                raise CalendarError(
+                    f"calendar {self.name!r} answers for the years {MIN_YEAR} to {MAX_YEAR}, "
+                    f"not {number}"
+                )
+            year = self._years[number] = self._build(number)
+            self._totals[number] = year.total
+            if len(self._years) > _KEPT_YEARS:  # the least recently used year goes
+                self._years.popitem(last=False)
+        else:
+            self._years.move_to_end(number)
+        self._last = year
+        return year
 
-    def _build(self, first: date, end: date) -> None:
-        """Rebuild the index for local dates ``[first, end)``."""
-        self._low = self._local_instant(first, 0)
-        self._high = self._local_instant(end, 0)
+    def _total(self, number: int) -> int:
+        total = self._totals.get(number)
+        return total if total is not None else self._year(number).total
+
+    def _build(self, number: int) -> _Year:
+        """The index of local year ``number``."""
+        first, end = date(number, 1, 1), date(number + 1, 1, 1)
+        low, high = self._start_of(number), self._start_of(number + 1)
         closed = self.spec.closed_dates
         if self.spec.holidays is not None:
-            closed = closed | self.spec.holidays(range(first.year - 1, end.year + 1))
+            # Neighbouring years too: an observed holiday can fall on 31 December.
+            closed = closed | self.spec.holidays(range(number - 1, number + 2))
         merged: list[list[Instant]] = []
         day = first - _ONE_DAY  # a range of the day before may run into ``first``
         while day < end:
             for opening, closing in self._day_segments(day, closed):
-                start, stop = max(opening, self._low), min(closing, self._high)
+                start, stop = max(opening, low), min(closing, high)
                 if stop <= start:
                     continue
                 if merged and start <= merged[-1][1]:
@@ -163,14 +236,7 @@ class BusinessCalendar:
                 else:
                     merged.append([start, stop])
             day += _ONE_DAY
-        self._first_day, self._end_day = first, end
-        self._starts = [s for s, _ in merged]
-        self._ends = [e for _, e in merged]
-        self._cum_start, self._cum_end, total = [], [], 0
-        for s, e in merged:
-            self._cum_start.append(total)
-            total += e - s
-            self._cum_end.append(total)
+        return _Year(number, low, high, merged)
 
     def _day_segments(self, day: date, closed: frozenset[date]) -> list[tuple[Instant, Instant]]:
         ranges = self.spec.overrides.get(day)

@@ -3,6 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.core.calendar import BusinessCalendar
 from service.core.instant import HOUR, SECOND
 
 from .calendars import calendar, utc
@@ -64,3 +65,40 @@ def test_second_precision_is_exact() -> None:
     cal = CALENDARS[0]
     start = utc("2026-01-13 14:00:00") + 1
     assert cal.add(start, SECOND) - start == SECOND
+
+
+# -- purity (SPEC §4: business time is a function of the calendar and the two instants) --
+
+SPECS = [cal.spec for cal in CALENDARS]
+WIDE = st.integers(min_value=utc("1970-01-01 00:00"), max_value=utc("2199-12-31 00:00"))
+Query = tuple[str, int, int, int]
+queries = st.lists(
+    st.tuples(st.sampled_from(["between", "add", "is_open"]), WIDE, WIDE, amounts), max_size=6
+)
+
+
+def _ask(cal: BusinessCalendar, query: Query) -> object:
+    kind, instant, other, amount = query
+    if kind == "between":
+        return cal.between(instant, other)
+    if kind == "add":
+        return cal.add(instant, amount)
+    return cal.is_open(instant)
+
+
+@settings(max_examples=40)
+@given(st.sampled_from(SPECS), queries)
+def test_a_shared_calendar_answers_as_fresh_calendars_do(spec, asked) -> None:  # type: ignore[no-untyped-def]
+    shared = BusinessCalendar(spec)
+    for query in asked:
+        assert _ask(shared, query) == _ask(BusinessCalendar(spec), query), query
+        _, a, b, _ = query  # and a fresh calendar does not depend on the order it is asked in
+        assert BusinessCalendar(spec).between(a, b) == -BusinessCalendar(spec).between(b, a)
+
+
+def test_a_calendar_asked_about_2026_first_still_counts_2024_correctly() -> None:
+    shared = BusinessCalendar(CALENDARS[-1].spec)  # 24x7
+    shared.add(utc("2026-06-15 12:00"), HOUR)
+    start = utc("2024-12-31 12:00")
+    assert shared.between(start, utc("2025-01-02 12:00")) == 48 * HOUR
+    assert shared.add(start, 72 * HOUR) == utc("2025-01-03 12:00")
