@@ -2,13 +2,14 @@
 
 ``apply`` moves the clocks for one event at its ``occurred_at``; ``advance`` fires the
 warnings and breaches that fall due up to an instant. Both return the SLA events they
-cause; nothing here reads a clock or keeps history (``ticket.Ticket`` does that).
+cause, without ids: ``ticket.Ticket`` keeps history, compares and names what is published.
+Nothing here reads a clock.
 """
 
 from collections.abc import Callable
 
 from .cycle import Cycle
-from .events import EventType, SlaEvent, SlaEventType, TicketEvent, sla_event_id
+from .events import EventType, SlaEvent, SlaEventType, TicketEvent
 from .instant import Instant
 from .matching import Scalar
 from .policy import ClockRule, Metric, OnReopen, OnTargetChange, Policy, PolicySet
@@ -33,6 +34,17 @@ class TicketClocks:
         self.statuses: list[tuple[Instant, str]] = []  # (since, status), to count owed clocks
         self.last_event_at: Instant = _NEVER
         self.last_fired_due: Instant = _NEVER
+
+    def copy(self) -> "TicketClocks":
+        """An independent copy (the ticket's checkpoints): attributes and facts are shared,
+        as they are replaced, never mutated."""
+        twin = TicketClocks.__new__(TicketClocks)
+        for name in _COPIED:
+            setattr(twin, name, getattr(self, name))
+        twin._excluded = dict(self._excluded)
+        twin.cycles = {metric: cycle.copy() for metric, cycle in self.cycles.items()}
+        twin.statuses = list(self.statuses)
+        return twin
 
     # -- time ---------------------------------------------------------------------------
 
@@ -101,12 +113,18 @@ class TicketClocks:
                 self._start(rule, event, out)
 
     def _first_response(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        if not event.automated:  # an automated acknowledgement is no response (SPEC §5)
-            self._answer(event, out)
+        # The first public reply for every clock (SPEC §5), unless automated: an automated
+        # acknowledgement is no response.
+        if not event.automated:
+            self._reply(event, out)
 
     def _agent_reply(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        if not event.is_answer:
-            return
+        if event.is_answer:
+            self._reply(event, out)
+
+    def _reply(self, event: TicketEvent, out: list[SlaEvent]) -> None:
+        """A reply that answers the customer: stops the response clocks, and periodic
+        updates start over."""
         self._answer(event, out)
         self._stop(Metric.NEXT_RESPONSE, event, out)
         self._stop(Metric.PERIODIC_UPDATE, event, out)
@@ -147,15 +165,21 @@ class TicketClocks:
                 self._cancel(cycle, event, out)
 
     def _on_reopened(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        cycle = self.cycles.get(Metric.RESOLUTION)
-        rule = self.policy.rule(Metric.RESOLUTION) if self.policy else None
-        if rule is None:
+        """SPEC §5 reopen: ``resume`` continues a met or stopped resolution cycle on the
+        target that applies now; ``new_cycle`` starts one. A cancelled cycle stays
+        cancelled; whatever is owed and not running starts as ``_start_owed`` says."""
+        if self.policy is None:
             return
-        if cycle is None or cycle.rule.on_reopen is OnReopen.NEW_CYCLE:
-            self._start(rule, event, out)
-        elif not cycle.is_open:
-            cycle.reopen(event.occurred_at)
-            out.append(self._event(cycle, SlaEventType.RESUMED, event.occurred_at, event))
+        rule = self.policy.rule(Metric.RESOLUTION)
+        cycle = self.cycles.get(Metric.RESOLUTION)
+        target = rule.select_target(self.facts) if rule is not None else None
+        if rule is not None and target is not None and (cycle is None or not cycle.is_open):
+            if rule.on_reopen is OnReopen.NEW_CYCLE:
+                self._start(rule, event, out)
+            elif cycle is not None and cycle.closed in ("met", "stopped"):
+                cycle.reopen(event.occurred_at, target, rule, self.policy)
+                out.append(self._event(cycle, SlaEventType.RESUMED, event.occurred_at, event))
+        self._start_owed(event, out)
 
     def _attribute_change(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         self._set_attributes({**self.attributes, **event.attributes})
@@ -183,36 +207,45 @@ class TicketClocks:
         self._start_owed(event, out)
 
     def _start_owed(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        """Start a first response or resolution that is owed but never ran, because no
-        target matched until now (e.g. the category was set after creation)."""
-        if self.policy is None:
+        """Start a first response or resolution that is owed and not running: no target
+        matched until now (the category was set after creation), the one that ran was
+        cancelled and a target applies again, or the ticket reopened unanswered. Nothing
+        starts on a resolved ticket (SPEC §5)."""
+        if self.policy is None or self.resolved:
             return
         for rule in self.policy.clocks:
-            owed = (rule.metric == Metric.FIRST_RESPONSE and not self.first_responded) or (
-                rule.metric == Metric.RESOLUTION and not self.resolved
-            )
-            if not owed or rule.metric in self.cycles or rule.select_target(self.facts) is None:
+            if rule.metric == Metric.FIRST_RESPONSE:
+                owed = not self.first_responded
+            else:
+                owed = rule.metric == Metric.RESOLUTION
+            current = self.cycles.get(rule.metric)
+            if not owed or (current is not None and current.is_open):
+                continue
+            if rule.select_target(self.facts) is None:
                 continue
             if rule.on_target_change is OnTargetChange.RESTART:
                 self._start(rule, event, out)
             else:
-                self._start_from_creation(rule, event, out)
+                self._start_recomputed(rule, current, event, out)
 
-    def _start_from_creation(
-        self, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
+    def _start_recomputed(
+        self, rule: ClockRule, previous: Cycle | None, event: TicketEvent, out: list[SlaEvent]
     ) -> None:
-        """``recompute`` for a clock that starts at creation: the cycle counts the business
-        time the ticket was open (and, if pausable, not paused) since it was created."""
+        """``recompute`` for a clock that starts at creation: the cycle keeps the start of
+        the clock (the ticket's creation, or the start of the cycle that ended) and counts
+        the business time the ticket was open (and, if pausable, not paused) since then."""
         assert self.policy is not None and self.created_at is not None
         target = rule.select_target(self.facts)
         assert target is not None
+        origin = previous.started_at if previous is not None else self.created_at
         at, counted = event.occurred_at, 0
         bounds = [*self.statuses[1:], (at, self.status)]
         for (start, status), (end, _) in zip(self.statuses, bounds, strict=True):
             paused = rule.pausable and status in self.policy.pause_statuses
-            if not paused and not self._is_resolved(status):
-                counted += target.calendar.between(start, min(end, at))
-        self._open(Cycle(rule, self.policy, 1, target, self.created_at, at, counted), event, out)
+            if end > origin and not paused and not self._is_resolved(status):
+                counted += target.calendar.between(max(start, origin), min(end, at))
+        number = previous.number + 1 if previous is not None else 1
+        self._open(Cycle(rule, self.policy, number, target, origin, at, counted), event, out)
 
     def _retarget(
         self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
@@ -258,7 +291,7 @@ class TicketClocks:
                     for c in rule.stop_on
                 ):
                     self._stop(rule.metric, event, out)
-            elif any(
+            elif not self.resolved and any(
                 c.fits(event.type, fields, self.attributes, event.attributes) for c in rule.start_on
             ):
                 self._start(rule, event, out)
@@ -350,22 +383,8 @@ class TicketClocks:
         threshold: str | None = None,
         deadline: Instant | None = None,
     ) -> SlaEvent:
-        cause_id = cause.event_id if cause is not None else None
-        # Once per cycle: started, breach. Warnings: once per target and threshold.
-        # The others: once per causing event.
-        if threshold is not None:
-            detail: str | None = cycle.warning_key(threshold)
-        else:
-            detail = cause_id if kind not in (SlaEventType.STARTED, SlaEventType.BREACH) else None
         return SlaEvent(
-            event_id=sla_event_id(
-                self.tenant,
-                self.ticket_id,
-                cycle.metric,
-                cycle.number,
-                kind=kind,
-                detail=detail or "",
-            ),
+            event_id="",  # named by the ticket, from the content (``events.sla_event_id``)
             type=kind,
             tenant=self.tenant,
             ticket_id=self.ticket_id,
@@ -380,6 +399,22 @@ class TicketClocks:
             elapsed=cycle.elapsed(at),
             attributes=self.attributes,
             threshold=threshold,
-            caused_by=cause_id,
+            caused_by=cause.event_id if cause is not None else None,
             compliance_excluded=self._is_excluded(cycle.policy),
         )
+
+
+_COPIED = (
+    "policies",
+    "tenant",
+    "ticket_id",
+    "attributes",
+    "facts",
+    "status",
+    "policy",
+    "created_at",
+    "first_responded",
+    "resolved",
+    "last_event_at",
+    "last_fired_due",
+)

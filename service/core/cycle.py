@@ -6,7 +6,7 @@ the time counted so far into ``counted`` and moves ``since`` to the change, so t
 arithmetic never looks back past the last change.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .instant import Instant
 from .policy import ClockRule, Policy, Target
@@ -102,10 +102,15 @@ class Cycle:
         self.closed, self.closed_at = outcome, at
         self.refresh_due()
 
-    def reopen(self, at: Instant) -> None:
+    def reopen(self, at: Instant, target: Target, rule: ClockRule, policy: Policy) -> None:
+        """Resume a met or stopped cycle from ``at``, on the target that applies now."""
         self.since = max(at, self.since)
         self.closed = self.closed_at = None
+        self.target, self.rule, self.policy = target, rule, policy
         self.refresh_due()
+
+    def copy(self) -> "Cycle":
+        return replace(self, fired=set(self.fired))
 
     def fire(self) -> None:
         """Mark the due threshold or breach as published, and find the next one."""

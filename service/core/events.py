@@ -89,9 +89,50 @@ class SlaEvent:
     compliance_excluded: bool = False
 
 
-def sla_event_id(
-    tenant: str, ticket_id: str, metric: str, cycle: int, *, kind: str, detail: str
-) -> str:
-    """A deterministic id: the same input always yields the same id (SPEC §6)."""
-    text = "\x1f".join((tenant, ticket_id, metric, str(cycle), kind, detail))
+def sla_event_id(digest: str, generation: int) -> str:
+    """The id of an SLA event of this content (SPEC §6): its digest, made new for each
+    generation of a ticket's retractions, so that an id never names two contents and an
+    id retracted once never comes back (``ticket.Ticket`` counts the generations)."""
+    if generation == 0:
+        return digest
+    return blake2b(f"{digest}\x1f{generation}".encode(), digest_size=16).hexdigest()
+
+
+def retraction_id(retracted: str) -> str:
+    """The id of the ``sla.retracted`` of an event: an id is retracted at most once."""
+    return blake2b(f"retracted\x1f{retracted}".encode(), digest_size=16).hexdigest()
+
+
+def content_digest(event: SlaEvent, attributes_text: str) -> str:
+    """A digest of every field a consumer reads but the id and ``emitted_at``: two events
+    with the same digest say the same thing. ``attributes_text`` is the attributes in a
+    canonical text (``attributes_text``), passed in so a ticket computes it once."""
+    text = "\x1f".join(
+        map(
+            str,
+            (
+                event.tenant,
+                event.ticket_id,
+                event.type,
+                event.policy,
+                event.policy_version,
+                event.metric,
+                event.cycle,
+                event.calendar,
+                event.target,
+                event.deadline,
+                event.occurred_at,
+                event.elapsed,
+                event.threshold,
+                event.caused_by,
+                event.compliance_excluded,
+                attributes_text,
+            ),
+        )
+    )
     return blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def attributes_text(attributes: Mapping[str, Scalar]) -> str:
+    """Attributes as a canonical text: sorted by name, each value with its type."""
+    return repr(sorted(attributes.items()))

@@ -48,7 +48,8 @@ def dump(
             "partition": partition,
             "next_due": ticket.next_due,
             "log": (log or LogJson()).of(ticket),
-            "published": [_dump_published(e) for e in ticket.published.values()],
+            "published": [[digest, *_dump_published(e)] for digest, e in ticket.standing],
+            "generation": ticket.generation,
             "outcomes": [[o.policy, o.metric, o.month, o.met] for o in outcomes],
         }
     )
@@ -91,9 +92,9 @@ def load(raw: bytes, policies: PolicySet) -> Ticket:
         event = _load_event(fields, ticket.tenant, ticket.ticket_id, at)
         ticket.log.append((at, seq, event))
         ticket.seen.add(event.event_id)
-    for fields in body["published"]:
-        published = _load_published(fields, ticket.tenant, ticket.ticket_id)
-        ticket.published[published.event_id] = published
+    for digest, *fields in body["published"]:
+        ticket.standing.append((digest, _load_published(fields, ticket.tenant, ticket.ticket_id)))
+    ticket.generation = body["generation"]
     return ticket
 
 

@@ -81,12 +81,24 @@ def test_first_response_stopped_after_breach_is_reported_stopped() -> None:
     assert out[-1] == ("stopped", "first_response", "Wed 2026-01-14 09:00")
 
 
-def test_reply_exactly_at_the_deadline_is_met() -> None:
+def test_reply_exactly_at_the_deadline_comes_after_the_breach() -> None:
+    """SPEC §5: a deadline reached at the very instant of an event is reached; the event
+    applies after it (as a pause or a resolve at that instant does)."""
     history = ticket()
     history.add("2026-01-13 16:00", "agent_reply")
     out = brief(run(POLICIES, history.events))
-    assert ("met", "first_response", "Tue 2026-01-13 16:00") in out
-    assert ("breach", "first_response", "Tue 2026-01-13 16:00") not in out
+    assert out[-2:] == [
+        ("breach", "first_response", "Tue 2026-01-13 16:00"),
+        ("stopped", "first_response", "Tue 2026-01-13 16:00"),
+    ]
+
+
+def test_reply_a_second_before_the_deadline_is_met() -> None:
+    history = ticket()
+    history.add("2026-01-13 15:59:59", "agent_reply")
+    out = brief(run(POLICIES, history.events))
+    assert ("met", "first_response", "Tue 2026-01-13 15:59") in out
+    assert not [e for e in out if e[0] == "breach"]
 
 
 def test_critical_ticket_counts_around_the_clock() -> None:
