@@ -176,3 +176,15 @@ def test_first_response_event_starts_the_periodic_update_clock() -> None:
         ("started", "periodic_update", "Mon 2026-01-12 10:20"),
         ("breach", "periodic_update", "Mon 2026-01-12 14:20"),
     ]
+
+
+def test_downgrade_after_the_critical_warning_fires_the_medium_warning_too() -> None:
+    dublin = ZoneInfo("Europe/Dublin")
+    history = History(tenant="istockist", zone=dublin)
+    history.add("2026-01-12 09:00", "ticket_created", attributes={"priority": "critical"})
+    history.add("2026-01-12 12:30", "attribute_change", attributes={"priority": "medium"})
+    out = run(SEEDS, history.events, until="2026-01-12 18:00", zone=dublin)
+    assert [e for e in of(out, "first_response", dublin) if e[0] == "warning"] == [
+        ("warning", "first_response", "Mon 2026-01-12 12:00", "75%"),  # 3 of 4 hours
+        ("warning", "first_response", "Mon 2026-01-12 15:00", "75%"),  # 6 of 8 hours
+    ]
