@@ -10,6 +10,7 @@ from pathlib import Path
 
 from service.core.durations import parse_duration
 from service.core.errors import SlaTimerError
+from service.core.instant import DAY
 
 VARIABLES: dict[str, tuple[str, str]] = {
     "SLA_KAFKA_BROKERS": ("127.0.0.1:9092", "Kafka bootstrap servers, comma-separated host:port"),
@@ -27,6 +28,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SLA_SESSION_TIMEOUT": (
         "10s",
         "Kafka consumer session: how soon a dead worker's partitions move",
+    ),
+    "SLA_RETENTION": (
+        "35d",
+        "a ticket with nothing left to count and no event for this long is forgotten",
+    ),
+    "SLA_HOLD": (
+        "1d",
+        "events of a ticket whose ticket_created has not come wait this long past their time",
     ),
 }
 
@@ -46,6 +55,8 @@ class Settings:
     store: str
     tick_seconds: float
     session_timeout: int  # microseconds
+    retention: int = 35 * DAY  # microseconds
+    hold: int = DAY  # microseconds
 
     def topic(self, name: str) -> str:
         return f"{self.output_prefix}{name}"
@@ -96,12 +107,14 @@ class Settings:
             if allow_zero and text in ("0", "0s"):
                 return 0
             try:
-                duration = parse_duration(text)
-                if not duration.days:
-                    return duration.micros
+                micros = parse_duration(text).resolve(DAY)  # here a day is 24 hours
+                if micros > 0:
+                    return micros
             except SlaTimerError:
                 pass
-            problems.append(f"{name}={text!r}: use a duration such as 30s, 5m or 1h (0s: none)")
+            problems.append(
+                f"{name}={text!r}: use a duration such as 30s, 5m, 1h or 35d (0s: none)"
+            )
             return 0
 
         topics = tuple(t.strip() for t in value["SLA_INPUT_TOPICS"].split(",") if t.strip())
@@ -129,6 +142,8 @@ class Settings:
             store=value["SLA_STORE"],
             tick_seconds=tick_seconds,
             session_timeout=seconds("SLA_SESSION_TIMEOUT", allow_zero=False),
+            retention=seconds("SLA_RETENTION", allow_zero=False),
+            hold=seconds("SLA_HOLD", allow_zero=True),
         )
         if problems:
             raise SlaTimerError(

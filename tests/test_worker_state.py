@@ -1,14 +1,24 @@
 """The worker's table value: what is stored for a ticket reads back the same."""
 
 import json
+import random
 from pathlib import Path
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from service.core.engine import Engine
+from service.core.errors import InvalidEvent
+from service.core.events import EventType, SlaEvent, TicketEvent
+from service.core.instant import SECOND
 from service.core.ticket import Ticket
 from service.policyfile import load_policies
 from service.wire import decode
 from service.worker import state
+
+from .core.test_arrival_order import EVERY_OPTION, START, Delivery, deliveries
+from .core.test_bounded_history import small_limits
 
 POLICIES = load_policies(Path(__file__).parent.parent / "deploy" / "policies")
 
@@ -41,6 +51,79 @@ def test_a_log_serialized_as_it_grows_equals_the_whole_log_serialized_at_once() 
         grown = state.dump(ticket, 3, log=cache)
         assert orjson.loads(grown) == orjson.loads(state.dump(ticket, 3))
     restored = state.load(grown, POLICIES)
+    assert restored is not None
     assert restored.log == ticket.log
     assert restored.published.keys() == ticket.published.keys()
-    assert state.index(grown).partition == 3
+    stored = state.index(grown)
+    assert stored is not None and stored.partition == 3
+
+
+def _mail_loop(replies: int) -> list[TicketEvent]:
+    created = TicketEvent(
+        "c", EventType.TICKET_CREATED, "W-1", START, "westock", {"tier": "essential"}
+    )
+    return [created] + [
+        TicketEvent(
+            f"reply-{n:06d}", EventType.CUSTOMER_REPLY, "W-1", START + n * SECOND, "westock"
+        )
+        for n in range(1, replies + 1)
+    ]
+
+
+def test_stored_bytes_per_write_stay_flat_as_a_ticket_grows() -> None:
+    """SPEC §8: the value written on each event does not grow with the ticket's history."""
+    sizes = {}
+    ticket, cache = Ticket(POLICIES, "westock", "W-1"), state.LogJson()
+    for number, event in enumerate(_mail_loop(25_000)):
+        ticket.receive(event, event.occurred_at)
+        if number in (100, 1_000, 25_000):
+            sizes[number] = len(state.dump(ticket, 0, log=cache))
+    assert sizes[25_000] <= sizes[1_000] * 1.1
+    assert sizes[25_000] < 32 * 1024
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(deliveries(max_events=40), st.randoms(use_true_random=False))
+def test_stored_and_read_back_at_any_point_a_ticket_publishes_the_same(
+    delivery: Delivery, rng: random.Random
+) -> None:
+    """A worker that stores every ticket after each event and reads some back (a restart,
+    a ticket that left memory) publishes exactly what one that never stored them does."""
+    with small_limits():
+        for policies in (POLICIES, EVERY_OPTION):
+            kept, stored = Engine(policies), Engine(policies)
+            expected, actual, clock = [], [], delivery.late[0].occurred_at
+            for event in delivery.late:
+                clock = max(clock, event.occurred_at)
+                expected += _receive(kept, event, clock)
+                actual += _receive(stored, event, clock)
+                key = (event.tenant, event.ticket_id)
+                if key in stored.tickets and rng.random() < 0.3:
+                    raw = state.dump(stored.tickets[key], 0)
+                    back = state.load(raw, policies)
+                    assert back is not None
+                    stored.tickets[key] = back
+                    actual += back.restore(clock)
+            expected += kept.advance(delivery.until)
+            actual += _advance_all(stored, delivery.until)
+            assert _by_ticket(actual) == _by_ticket(expected)
+
+
+def _by_ticket(events: list[SlaEvent]) -> list[tuple[str, str, str]]:
+    """Ids and types per ticket, in the order each ticket published them."""
+    return sorted(((e.ticket_id, e.event_id, e.type) for e in events), key=lambda r: r[0])
+
+
+def _receive(engine: Engine, event: TicketEvent, clock: int) -> list[SlaEvent]:
+    try:
+        return engine.receive(event, clock) + engine.advance(clock)
+    except InvalidEvent:
+        return engine.advance(clock)
+
+
+def _advance_all(engine: Engine, until: int) -> list[SlaEvent]:
+    """Every ticket to ``until`` (a ticket read back is not in the engine's due heap)."""
+    out: list[SlaEvent] = []
+    for ticket in engine.tickets.values():
+        out += ticket.advance(until)
+    return out

@@ -17,13 +17,25 @@ event received so far, field by field (SPEC §6).
 An event's id is the digest of its content while the ticket has retracted nothing, and a
 digest of content and *generation* after: each fold that retracts something starts a new
 generation, so an id never names two contents and a retracted id never comes back.
+
+History is bounded (SPEC §8): past ``KEPT_EVENTS`` events, the oldest are folded into a
+snapshot of the clocks (``base``) and forgotten, with the published events they made; an
+event dated before the snapshot can no longer be applied exactly and is refused as
+``too_late``. Compliance outcomes of the forgotten events are kept as counts (``settled``),
+and for a cycle that can still change, its few events that decide its outcome
+(``retained``). A ticket whose ``ticket_created`` has not come holds at most
+``HELD_EVENTS`` events (more are refused as ``no_ticket``).
 """
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from .clocks import TicketClocks
+from .compliance import Outcome, outcomes
+from .errors import InvalidEvent
 from .events import (
     EventType,
     SlaEvent,
@@ -36,7 +48,7 @@ from .events import (
 )
 from .instant import Instant
 from .matching import Scalar
-from .policy import PolicySet
+from .policy import Metric, PolicySet
 
 LogEntry = tuple[Instant, int, TicketEvent]
 """(occurred_at, arrival number, event): sorting gives event time order, ties by arrival."""
@@ -46,6 +58,18 @@ Standing = tuple[str, SlaEvent]
 
 CHECKPOINT_EVERY = 32
 """Events between two copies of the clocks a late event can fold again from."""
+KEPT_EVENTS = 128
+"""Events kept after the snapshot; past it, all but the newest 64 or so are folded in."""
+HELD_EVENTS = 64
+"""Events held for a ticket whose ``ticket_created`` has not come (SPEC §2, §8)."""
+FOLDED_IDS = 64
+"""Ids of events folded into the snapshot kept to drop their duplicates silently."""
+MAX_ATTRIBUTES_SIZE = 32 * 1024
+"""A ticket's attributes together, as the length of their names and values in text."""
+_UTC = ZoneInfo("UTC")
+_OUTCOME_TYPES = frozenset(
+    {SlaEventType.MET, SlaEventType.BREACH, SlaEventType.STOPPED, SlaEventType.CANCELLED}
+)
 
 
 @dataclass(slots=True)
@@ -64,12 +88,19 @@ class Ticket:
         self.policies = policies
         self.tenant = tenant
         self.ticket_id = ticket_id
-        self.log: list[LogEntry] = []  # in arrival order: what is stored
+        self.log: list[LogEntry] = []  # after the snapshot, in arrival order: what is stored
         self.seen: set[str] = set()
         self.standing: list[Standing] = []  # in the order the fold produced them
         self.generation = 0
         self.clocks: TicketClocks | None = None
-        self._created: LogEntry | None = None  # the first ticket_created
+        self.arrivals = 0  # events taken so far: the arrival number of the next one
+        self.base: TicketClocks | None = None  # the snapshot of the forgotten events
+        self.base_key: tuple[Instant, int] | None = None  # the last event in it
+        self.folded_ids: list[str] = []
+        self.retained: dict[tuple[str, int], list[SlaEvent]] = {}
+        self.settled: Counter[Outcome] = Counter()
+        self.trims = 0  # how often the log lost its oldest entries (for serializers)
+        self._created: LogEntry | None = None  # the first ticket_created after the snapshot
         self._order: list[LogEntry] = []  # every other event, in event time order
         self._checkpoints: list[_Checkpoint] = []
         self._attributes: tuple[Mapping[str, Scalar] | None, str] = (None, "")
@@ -83,38 +114,106 @@ class Ticket:
     def next_due(self) -> Instant | None:
         return self.clocks.next_due() if self.clocks is not None else None
 
+    @property
+    def is_created(self) -> bool:
+        return self._created is not None or self.base is not None
+
+    @property
+    def is_settled(self) -> bool:
+        """Nothing left to count: created, no open cycle and nothing due."""
+        clocks = self.clocks
+        return (
+            clocks is not None
+            and clocks.next_due() is None
+            and not any(cycle.is_open for cycle in clocks.cycles.values())
+        )
+
     def receive(self, event: TicketEvent, now: Instant) -> list[SlaEvent]:
-        """Take one event; fire what is due up to ``now``; return what to publish."""
+        """Take one event; fire what is due up to ``now``; return what to publish.
+        ``InvalidEvent`` (kinds ``too_late``, ``no_ticket``, ``attributes``) refuses an
+        event the ticket cannot apply; nothing is changed then."""
         if event.event_id in self.seen:
             return []
+        self._check(event)
         self.seen.add(event.event_id)
-        entry = (event.occurred_at, len(self.log), event)
+        entry = (event.occurred_at, self.arrivals, event)
+        self.arrivals += 1
         self.log.append(entry)
+        out = self._take(entry, now)
+        if len(self._order) > KEPT_EVENTS and self.is_created:
+            self._trim()
+        return out
+
+    def _check(self, event: TicketEvent) -> None:
+        if self.base_key is not None and event.occurred_at < self.base_key[0]:
+            raise InvalidEvent(
+                f"too late: dated before the {KEPT_EVENTS} events kept of its ticket "
+                "(their earliest is later), so it can no longer be applied exactly",
+                "too_late",
+            )
+        held = not self.is_created and event.type is not EventType.TICKET_CREATED
+        if held and len(self._order) >= HELD_EVENTS:
+            raise InvalidEvent(
+                f"no ticket: {HELD_EVENTS} events are already held for a ticket whose "
+                "ticket_created has not come",
+                "no_ticket",
+            )
+        if event.attributes:
+            current = self.clocks.attributes if self.clocks is not None else {}
+            size = _attributes_size({**current, **event.attributes})
+            if size > MAX_ATTRIBUTES_SIZE:
+                raise InvalidEvent(
+                    f"attributes too large: the ticket's attributes would take {size} "
+                    f"characters (limit {MAX_ATTRIBUTES_SIZE}); the ticket keeps its old ones",
+                    "attributes",
+                )
+
+    def _take(self, entry: LogEntry, now: Instant) -> list[SlaEvent]:
+        event = entry[2]
         created = self._created
-        if event.type is EventType.TICKET_CREATED and (
-            created is None or _order_key(entry) < _order_key(created)
+        if (
+            self.base is None
+            and event.type is EventType.TICKET_CREATED
+            and (created is None or _order_key(entry) < _order_key(created))
         ):
             if created is not None:
                 self._insert(created)
             self._created = entry
             return self._fold_from(0, now, event)
         position = self._insert(entry)
-        if created is None:
+        if not self.is_created:
             return []  # held until ticket_created arrives (SPEC §2)
-        if self._is_in_order(position, max(event.occurred_at, created[0])):
+        if self._is_in_order(position, max(event.occurred_at, self._created_at())):
             return self._append(now)
         return self._fold_from(position, now, event)
+
+    def expire_held(self) -> list[TicketEvent]:
+        """Give up the events held for a ticket never created (the shell's hold ended)."""
+        if self.is_created:
+            return []
+        held = [entry[2] for entry in self._order]
+        self._order.clear()
+        self.log.clear()
+        return held
+
+    @property
+    def held_since(self) -> Instant | None:
+        """The earliest event time held for a ticket never created."""
+        if self.is_created or not self._order:
+            return None
+        return self._order[0][0]
 
     def restore(self, now: Instant) -> list[SlaEvent]:
         """Rebuild the clocks of a ticket loaded from storage; return what is owed: events
         that fell due while nobody was watching, retractions if the policies changed."""
         created = [entry for entry in self.log if entry[2].type is EventType.TICKET_CREATED]
-        self._created = min(created, key=_order_key) if created else None
+        self._created = min(created, key=_order_key) if created and self.base is None else None
         self._order = sorted(
             (entry for entry in self.log if entry is not self._created), key=_order_key
         )
+        self.seen = {entry[2].event_id for entry in self.log} | set(self.folded_ids)
         self._checkpoints.clear()
-        if self._created is None:
+        if not self.is_created:
             return []
         return self._fold_from(0, now, None)
 
@@ -137,10 +236,15 @@ class Ticket:
             clocks is not None and position == len(self._order) - 1 and at >= clocks.last_fired_due
         )
 
+    def _created_at(self) -> Instant:
+        if self._created is not None:
+            return self._created[0]
+        assert self.base is not None and self.base.created_at is not None
+        return self.base.created_at
+
     def _effective(self, entry: LogEntry) -> TicketEvent:
         """The event as the fold applies it: one dated before the creation, at the creation."""
-        assert self._created is not None
-        created_at, event = self._created[0], entry[2]
+        created_at, event = self._created_at(), entry[2]
         return event if entry[0] >= created_at else replace(event, occurred_at=created_at)
 
     def _step(self, clocks: TicketClocks, entry: LogEntry) -> list[SlaEvent]:
@@ -161,15 +265,19 @@ class Ticket:
     def _fold_from(
         self, position: int, now: Instant, trigger: TicketEvent | None
     ) -> list[SlaEvent]:
-        """Fold again from the last checkpoint at or before ``position`` of the fold order."""
-        assert self._created is not None
+        """Fold again from the last checkpoint at or before ``position`` of the fold order
+        (or the snapshot, or the creation)."""
         checkpoints = self._checkpoints
         while checkpoints and checkpoints[-1].position > position:
             checkpoints.pop()
+        tail: list[SlaEvent] = []
         if checkpoints:
             start, clocks = checkpoints[-1].position, checkpoints[-1].clocks.copy()
-            kept, tail = checkpoints[-1].standing, []
+            kept = checkpoints[-1].standing
+        elif self.base is not None:
+            start, kept, clocks = 0, 0, self.base.copy()
         else:
+            assert self._created is not None
             start, kept = 0, 0
             clocks = TicketClocks(self.policies, self.tenant, self.ticket_id)
             tail = clocks.apply(self._created[2])
@@ -183,6 +291,67 @@ class Ticket:
     def _checkpoint(self, position: int, clocks: TicketClocks, standing: int) -> None:
         if position % CHECKPOINT_EVERY == 0:
             self._checkpoints.append(_Checkpoint(position, clocks.copy(), standing))
+
+    # -- bounded history ----------------------------------------------------------------
+
+    def _trim(self) -> None:
+        """Make the last checkpoint that leaves at least half of ``KEPT_EVENTS`` after it
+        the snapshot, and forget the events and published events before it."""
+        limit = len(self._order) - KEPT_EVENTS // 2
+        chosen = [cp for cp in self._checkpoints if cp.position <= limit]
+        if not chosen:
+            return
+        point = chosen[-1]
+        folded, self._order = self._order[: point.position], self._order[point.position :]
+        dropped, self.standing = self.standing[: point.standing], self.standing[point.standing :]
+        self.base, self.base_key = point.clocks, _order_key(folded[-1])
+        self._checkpoints = [
+            _Checkpoint(cp.position - point.position, cp.clocks, cp.standing - point.standing)
+            for cp in self._checkpoints
+            if cp.position > point.position
+        ]
+        gone = {entry[2].event_id for entry in folded}
+        if self._created is not None:
+            gone.add(self._created[2].event_id)
+            self._created = None
+        self.log = [entry for entry in self.log if entry[2].event_id not in gone]
+        ids = [entry[2].event_id for entry in folded]
+        self.folded_ids = (self.folded_ids + ids)[-FOLDED_IDS:]
+        self.seen = {entry[2].event_id for entry in self.log} | set(self.folded_ids)
+        self.trims += 1
+        self._settle([event for _, event in dropped])
+
+    def _settle(self, dropped: list[SlaEvent]) -> None:
+        """Count the outcomes of cycles that can no longer change; keep, for a cycle that
+        can (still open, or a resolution that may resume), what decides its outcome."""
+        assert self.base is not None
+        live = {
+            (metric, cycle.number)
+            for metric, cycle in self.base.cycles.items()
+            if cycle.is_open or metric == Metric.RESOLUTION
+        }
+        final = [
+            e for key in list(self.retained) if key not in live for e in self.retained.pop(key)
+        ]
+        for event in dropped:
+            key = (event.metric, event.cycle)
+            if key in live:
+                self.retained[key] = _deciding([*self.retained.get(key, ()), event])
+            else:
+                final.append(event)
+        zone_of = self._zone_of
+        self.settled.update(outcomes(final, zone_of))
+
+    def _zone_of(self, calendar: str) -> ZoneInfo:
+        found = self.policies.calendars.get(calendar)
+        return found.zone if found is not None else _UTC
+
+    def outcomes(self) -> list[Outcome]:
+        """What the ticket counts for compliance: settled cycles and the rest."""
+        found = list(self.settled.elements())
+        retained = [event for events in self.retained.values() for event in events]
+        found += outcomes([*retained, *(event for _, event in self.standing)], self._zone_of)
+        return found
 
     # -- what is published --------------------------------------------------------------
 
@@ -232,3 +401,22 @@ class Ticket:
             retracted_event_id=old.event_id,
             attributes=self.clocks.attributes if self.clocks else old.attributes,
         )
+
+
+def _deciding(events: list[SlaEvent]) -> list[SlaEvent]:
+    """The events of one cycle that decide its compliance outcome: the last outcome, the
+    last ``sla.resumed`` after it, and the last event (whose ``compliance_excluded``
+    counts); see ``compliance``."""
+    last_outcome = max((i for i, e in enumerate(events) if e.type in _OUTCOME_TYPES), default=None)
+    keep = {len(events) - 1}
+    if last_outcome is not None:
+        keep.add(last_outcome)
+        resumed = [
+            i for i, e in enumerate(events) if i > last_outcome and e.type is SlaEventType.RESUMED
+        ]
+        keep.update(resumed[-1:])
+    return [events[i] for i in sorted(keep)]
+
+
+def _attributes_size(attributes: Mapping[str, Scalar]) -> int:
+    return sum(len(name) + len(str(value)) for name, value in attributes.items())

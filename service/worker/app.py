@@ -130,11 +130,37 @@ class SlaWorker:
                 log.exception("failed to process %s", _coordinates(event))
                 self.metrics.invalid.labels("internal_error").inc()
                 work.dead.append(self._dead_letter(event, f"internal error: {error!r}", now))
+        for key in work.dirty:
+            ticket = self.tickets.get(key)
+            if ticket is not None and ticket.is_settled:
+                work.forget_at[key] = horizon + self.settings.retention
         await self._deliver(work, now)
         for key, partition in work.dirty.items():
             ticket = self.tickets.get(key)
-            if ticket is not None:
-                self._schedule(partition, key, ticket.next_due)
+            if ticket is None:
+                continue
+            if key in work.forget_at:  # nothing left to count: it leaves memory (SPEC §8)
+                self._schedule(partition, key, work.forget_at[key])
+                self._evict(key, ticket)
+            else:
+                self._schedule(partition, key, self._due_of(ticket))
+        for key, _ in work.forgotten:
+            forgotten = self.tickets.get(key)
+            if forgotten is not None:
+                self._evict(key, forgotten)
+
+    def _due_of(self, ticket: Ticket) -> Instant | None:
+        """The next instant the ticket needs the agent: a warning or deadline, or the end of
+        the hold of events whose ticket_created has not come."""
+        if not ticket.is_created:
+            since = ticket.held_since
+            return since + self.settings.hold if since is not None else None
+        return ticket.next_due
+
+    def _evict(self, key: str, ticket: Ticket) -> None:
+        del self.tickets[key]
+        self._log_json.forget(ticket)
+        self.compliance.forget(key)
 
     def _apply(self, event: EventT[bytes], horizon: Instant, work: "_Batch") -> None:
         message = event.message
@@ -144,11 +170,7 @@ class SlaWorker:
             self._commanded.discard(partition)
             heap = self.heaps.get(partition)
             for key in heap.pop_due(horizon) if heap is not None else ():
-                ticket, out = self._ticket(key, horizon)
-                if ticket is not None:
-                    work.out += out
-                    work.out += ticket.advance(horizon)
-                    work.dirty[key] = partition
+                self._due(key, partition, horizon, work)
             return
         self._read[message.tp] = message.offset
         try:
@@ -160,25 +182,70 @@ class SlaWorker:
         self.metrics.consumed.labels(ticket_event.type.value).inc()
         key = state.table_key(ticket_event.tenant, ticket_event.ticket_id)
         ticket, out = self._ticket(key, horizon)
-        if ticket is None:
-            ticket = self.tickets[key] = Ticket(
-                self.policies, ticket_event.tenant, ticket_event.ticket_id
-            )
         work.out += out
-        work.out += ticket.receive(ticket_event, horizon)
+        if ticket is None:
+            ticket = Ticket(self.policies, ticket_event.tenant, ticket_event.ticket_id)
+        try:
+            work.out += ticket.receive(ticket_event, horizon)
+        except InvalidEvent as error:  # too late, no ticket, attributes: the ticket is as it was
+            self.metrics.invalid.labels(error.kind).inc()
+            work.dead.append(self._dead_letter(event, error.reason, self.clock()))
+            return
+        self.tickets[key] = ticket
         work.dirty[key] = partition
 
+    def _due(self, key: str, partition: int, horizon: Instant, work: "_Batch") -> None:
+        """A ticket's instant has come: fire what is due, give up events held too long, or
+        forget a ticket whose retention ended."""
+        ticket, out = self._ticket(key, horizon)
+        if ticket is None:
+            return
+        work.out += out
+        if out:  # restored under changed policies: what it published is written
+            work.dirty[key] = partition
+        if ticket.is_created and not ticket.is_settled:
+            work.out += ticket.advance(horizon)
+            work.dirty[key] = partition
+            return
+        if ticket.is_created:
+            due = self._forget_at(key)
+            if due is None or due > horizon:  # written again since: its time is later
+                if key not in work.dirty:
+                    self._schedule(partition, key, due)
+                    self._evict(key, ticket)
+                return
+        else:
+            due = self._due_of(ticket)
+            if due is not None and due > horizon:
+                self._schedule(partition, key, due)
+                return
+            for held in ticket.expire_held():
+                self.metrics.invalid.labels("no_ticket").inc()
+                reason = "no ticket: its ticket_created did not come within SLA_HOLD"
+                work.dead.append((key.encode(), state.dead_held(held, reason, self.clock())))
+        work.dirty.pop(key, None)
+        work.forgotten.append((key, partition))
+
+    def _forget_at(self, key: str) -> Instant | None:
+        raw = self.table.get(key.encode())
+        stored = state.index(raw) if raw is not None else None
+        return stored.forget_at if stored is not None else None
+
     def _ticket(self, key: str, horizon: Instant) -> tuple[Ticket | None, list[SlaEvent]]:
-        """The ticket from memory, or from the table (restoring its clocks) after a restart."""
+        """The ticket from memory, or from the table (restoring its clocks) after a restart
+        or once it left memory; None for a ticket never seen or forgotten."""
         ticket = self.tickets.get(key)
         if ticket is not None:
             return ticket, []
         # The agent's task has no current Faust event (take_events drains the stream in a
         # task of its own), so the RocksDB store looks the key up in every partition's db.
         raw = self.table.get(key.encode())
-        if raw is None:
+        stored = state.index(raw) if raw is not None else None
+        ticket = state.load(raw, self.policies) if raw is not None and stored else None
+        if ticket is None or stored is None:
             return None, []
-        ticket = self.tickets[key] = state.load(raw, self.policies)
+        self.tickets[key] = ticket
+        self.compliance.recall(key, stored.outcomes)
         return ticket, ticket.restore(horizon)
 
     async def _deliver(self, work: "_Batch", now: Instant) -> None:
@@ -202,14 +269,18 @@ class SlaWorker:
             self.compliance.update(self.tickets, touched)
             self._compliance_changed = True
         changelog = self.table.changelog_topic.get_topic_name()
-        values: dict[int, list[tuple[bytes, bytes]]] = {}
+        values: dict[int, list[tuple[bytes, bytes | None]]] = {}
         for key, partition in work.dirty.items():
             ticket = self.tickets.get(key)
             if ticket is not None:
                 outcomes = self.compliance.by_ticket.get(key, ())
-                value = state.dump(ticket, partition, outcomes, self._log_json)
+                forget_at = work.forget_at.get(key)
+                value = state.dump(ticket, partition, outcomes, self._log_json, forget_at)
                 outbox.add(changelog, key.encode(), value, partition)
                 values.setdefault(partition, []).append((key.encode(), value))
+        for key, partition in work.forgotten:  # a tombstone: compaction drops the ticket
+            outbox.add(changelog, key.encode(), None, partition)
+            values.setdefault(partition, []).append((key.encode(), None))
         if not len(outbox):
             return
         last_offsets = await outbox.flush(await self._producer())
@@ -335,10 +406,11 @@ class SlaWorker:
         self.compliance.clear()
         for raw_key, raw in self.table.items():
             stored = state.index(raw)
-            if stored.partition in owned:
+            if stored is not None and stored.partition in owned:
                 key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-                self._schedule(stored.partition, key, stored.next_due)
-                self.compliance.set(key, stored.outcomes)
+                due = stored.next_due if stored.forget_at is None else stored.forget_at
+                self._schedule(stored.partition, key, due)
+                self.compliance.count(stored.outcomes)
         self.compliance.export()
         self.ready = True
         self.metrics.ready.set(1)
@@ -354,6 +426,8 @@ class _Batch:
     dirty: dict[str, int] = field(default_factory=dict)  # ticket key -> partition
     out: list[SlaEvent] = field(default_factory=list)
     dead: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # key, body
+    forget_at: dict[str, Instant] = field(default_factory=dict)  # settled tickets written
+    forgotten: list[tuple[str, int]] = field(default_factory=list)  # key, partition
 
 
 def _coordinates(event: EventT[bytes]) -> str:

@@ -7,9 +7,8 @@ tally is rebuilt from the table's index fields without folding every ticket.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, tzinfo
 
-from service.core.compliance import Outcome, Tally, outcomes
+from service.core.compliance import Outcome, Tally
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
 from service.worker.metrics import Metrics
@@ -26,12 +25,8 @@ class LiveCompliance:
             if policy.compliance is not None:
                 metrics.compliance_target.labels(policy.name).set(policy.compliance.target)
 
-    def zone_of(self, calendar: str) -> tzinfo:
-        found = self.policies.calendars.get(calendar)
-        return found.zone if found is not None else UTC
-
     def of(self, ticket: Ticket) -> list[Outcome]:
-        return outcomes(ticket.published.values(), self.zone_of)
+        return ticket.outcomes()
 
     def set(self, key: str, found: list[Outcome]) -> None:
         """The ticket's outcomes are now ``found``."""
@@ -40,6 +35,18 @@ class LiveCompliance:
             self.tally.remove(old)
             self.tally.add(found)
             self.by_ticket[key] = found
+
+    def recall(self, key: str, found: list[Outcome]) -> None:
+        """A ticket read back into memory: its outcomes, already in the tally."""
+        self.by_ticket[key] = found
+
+    def forget(self, key: str) -> None:
+        """A ticket left memory: its outcomes stay in the tally and in its stored value."""
+        self.by_ticket.pop(key, None)
+
+    def count(self, found: list[Outcome]) -> None:
+        """Outcomes of a stored ticket, at recovery (the ticket is not in memory)."""
+        self.tally.add(found)
 
     def update(self, tickets: dict[str, Ticket], keys: Iterable[str]) -> None:
         for key in keys:

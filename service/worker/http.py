@@ -22,12 +22,13 @@ def register_views(worker: "SlaWorker") -> None:
             ticket = worker.tickets.get(key)
             if ticket is None:
                 raw = worker.table.get(key.encode())
-                if raw is None:
-                    return self.json(
-                        {"error": f"no ticket {ticket_id!r} of tenant {tenant!r}"}, status=404
-                    )
-                ticket = state.load(raw, worker.policies)
-                ticket.restore(worker.clock() - worker.settings.grace)  # a copy: nothing published
+                ticket = state.load(raw, worker.policies) if raw is not None else None
+                if ticket is not None:  # a copy: nothing is published
+                    ticket.restore(worker.clock() - worker.settings.grace)
+            if ticket is None or (ticket.tenant, ticket.ticket_id) != (tenant, ticket_id):
+                return self.json(
+                    {"error": f"no ticket {ticket_id!r} of tenant {tenant!r}"}, status=404
+                )
             return self.json(ticket_state(ticket, worker.clock()))
 
     @app.page("/healthz")

@@ -24,7 +24,7 @@ _partitioner = DefaultPartitioner()
 @dataclass(frozen=True, slots=True)
 class Record:
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Outbox:
     )
 
     def add(
-        self, topic: str, key: bytes | None, value: bytes, partition: int | None = None
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
     ) -> None:
         self.records[(topic, partition)].append(Record(key, value))
 
@@ -88,7 +88,8 @@ async def _send(
     for record in records:
         while batch.append(key=record.key, value=record.value, timestamp=None) is None:
             if count == 0:
-                raise ValueError(f"a record of {len(record.value)} bytes does not fit a batch")
+                size = len(record.value or b"")
+                raise ValueError(f"a record of {size} bytes does not fit a batch")
             batches.append((await producer.send_batch(batch, topic, partition=partition), count))
             batch, count = producer.create_batch(), 0
         count += 1

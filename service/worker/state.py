@@ -1,10 +1,16 @@
 """A ticket's durable state in the Faust table, and back.
 
-What is stored is what cannot be derived: the event log and what was published (so a
-breach is published once, across restarts). The clocks are a fold of the log and are
-rebuilt when a ticket is first touched after a restart; ``next_due`` and ``partition``
-are stored so the timer heaps can be rebuilt at recovery without folding every ticket, and
-``outcomes`` so the compliance tally can.
+What is stored is what cannot be derived: the snapshot of the clocks (``base``) and the
+events after it, what stands published since the snapshot (so a breach is published once,
+across restarts), and the compliance outcomes of what was forgotten. Its size is bounded
+whatever the ticket's history (``Ticket.KEPT_EVENTS``; SPEC §8). The clocks are rebuilt
+from the snapshot and the events when a ticket is first touched after a restart;
+``next_due``, ``forget_at`` and ``partition`` are stored so the timer heaps can be rebuilt
+at recovery without folding every ticket, and ``outcomes`` so the compliance tally can.
+
+A snapshot's cycles name their policy, rule and target by name, metric and index, and are
+read back under the policies of the day: a cycle whose policy, rule or target no longer
+exists is dropped (its clock no longer runs, as for a ticket no policy matches).
 """
 
 from collections.abc import Iterable
@@ -13,11 +19,15 @@ from typing import Any
 
 import orjson
 
+from service.core.clocks import TicketClocks
 from service.core.compliance import Outcome
+from service.core.cycle import Cycle
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
-from service.core.instant import Instant
+from service.core.instant import Instant, format_instant
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
+
+FORMAT = 2  # the table value's layout; a value of another layout is read as a new ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +39,12 @@ class Stored:
     partition: int
     next_due: Instant | None
     outcomes: list[Outcome]  # what the ticket counts for compliance
+    forget_at: Instant | None = None  # when a settled ticket is forgotten (SLA_RETENTION)
 
 
 def table_key(tenant: str, ticket_id: str) -> str:
+    """Tenant and ticket id, joined by a unit separator: ids never hold control characters
+    (the wire codec refuses them), so the key is unambiguous."""
     return f"{tenant}\x1f{ticket_id}"
 
 
@@ -40,19 +53,44 @@ def dump(
     partition: int,
     outcomes: Iterable[Outcome] = (),
     log: "LogJson | None" = None,
+    forget_at: Instant | None = None,
 ) -> bytes:
     return orjson.dumps(
         {
+            "format": FORMAT,
             "tenant": ticket.tenant,
             "ticket": ticket.ticket_id,
             "partition": partition,
             "next_due": ticket.next_due,
+            "forget_at": forget_at,
             "log": (log or LogJson()).of(ticket),
+            "arrivals": ticket.arrivals,
+            "base": _dump_clocks(ticket.base) if ticket.base is not None else None,
+            "base_key": ticket.base_key,
+            "folded_ids": ticket.folded_ids,
             "published": [[digest, *_dump_published(e)] for digest, e in ticket.standing],
+            "retained": [_dump_published(e) for es in ticket.retained.values() for e in es],
+            "settled": [[*_dump_outcome(o), n] for o, n in ticket.settled.items()],
             "generation": ticket.generation,
-            "outcomes": [[o.policy, o.metric, o.month, o.met] for o in outcomes],
+            "outcomes": _counted(outcomes),
         }
     )
+
+
+def _dump_outcome(outcome: Outcome) -> list[Any]:
+    return [outcome.policy, outcome.metric, outcome.month, outcome.met]
+
+
+def _counted(outcomes: Iterable[Outcome]) -> list[list[Any]]:
+    """Outcomes as counts: a ticket with a thousand periodic-update cycles stays small."""
+    counts: dict[Outcome, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return [[*_dump_outcome(o), n] for o, n in counts.items()]
+
+
+def _uncounted(rows: Iterable[list[Any]]) -> list[Outcome]:
+    return [Outcome(*row[:4]) for row in rows for _ in range(row[4])]
 
 
 class LogJson:
@@ -60,42 +98,140 @@ class LogJson:
     grows, so a write serializes the new entries, not the whole history again."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self._done: dict[tuple[str, str], tuple[int, int, bytes]] = {}
 
     def of(self, ticket: Ticket) -> orjson.Fragment:
         key = (ticket.tenant, ticket.ticket_id)
-        count, text = self._done.get(key, (0, b""))
+        trims, count, text = self._done.get(key, (ticket.trims, 0, b""))
+        if trims != ticket.trims:  # the log lost its oldest entries: write it anew
+            count, text = 0, b""
         entries = ticket.log
         if count < len(entries):
             more = b",".join(
                 orjson.dumps([at, seq, _dump_event(event)]) for at, seq, event in entries[count:]
             )
             text = text + b"," + more if text else more
-            self._done[key] = (len(entries), text)
+            self._done[key] = (ticket.trims, len(entries), text)
         return orjson.Fragment(b"[" + text + b"]")
 
-    def forget(self) -> None:
-        self._done.clear()
+    def forget(self, ticket: Ticket | None = None) -> None:
+        """Drop the text of one ticket (it left memory), or of all."""
+        if ticket is None:
+            self._done.clear()
+        else:
+            self._done.pop((ticket.tenant, ticket.ticket_id), None)
 
 
-def index(raw: bytes) -> Stored:
+def index(raw: bytes) -> Stored | None:
+    """The index fields of a stored value; None for a value of another layout."""
     body = orjson.loads(raw)
-    found = [Outcome(*fields) for fields in body.get("outcomes", ())]
-    return Stored(body["tenant"], body["ticket"], body["partition"], body["next_due"], found)
+    if body.get("format") != FORMAT:
+        return None
+    found = _uncounted(body["outcomes"])
+    return Stored(
+        body["tenant"],
+        body["ticket"],
+        body["partition"],
+        body["next_due"],
+        found,
+        body["forget_at"],
+    )
 
 
-def load(raw: bytes, policies: PolicySet) -> Ticket:
-    """The ticket as stored; its clocks are rebuilt by ``Ticket.restore``."""
+def load(raw: bytes, policies: PolicySet) -> Ticket | None:
+    """The ticket as stored (None for a value of another layout); its clocks are rebuilt
+    by ``Ticket.restore``."""
     body = orjson.loads(raw)
-    ticket = Ticket(policies, body["tenant"], body["ticket"])
+    if body.get("format") != FORMAT:
+        return None
+    tenant, ticket_id = body["tenant"], body["ticket"]
+    ticket = Ticket(policies, tenant, ticket_id)
     for at, seq, fields in body["log"]:
-        event = _load_event(fields, ticket.tenant, ticket.ticket_id, at)
-        ticket.log.append((at, seq, event))
-        ticket.seen.add(event.event_id)
+        ticket.log.append((at, seq, _load_event(fields, tenant, ticket_id, at)))
+    ticket.arrivals = body["arrivals"]
+    if body["base"] is not None:
+        ticket.base = _load_clocks(body["base"], policies, tenant, ticket_id)
+        at, seq = body["base_key"]
+        ticket.base_key = (at, seq)
+    ticket.folded_ids = body["folded_ids"]
     for digest, *fields in body["published"]:
-        ticket.standing.append((digest, _load_published(fields, ticket.tenant, ticket.ticket_id)))
+        ticket.standing.append((digest, _load_published(fields, tenant, ticket_id)))
+    for fields in body["retained"]:
+        event = _load_published(fields, tenant, ticket_id)
+        ticket.retained.setdefault((event.metric, event.cycle), []).append(event)
+    ticket.settled.update({Outcome(*row[:4]): row[4] for row in body["settled"]})
     ticket.generation = body["generation"]
     return ticket
+
+
+# -- the snapshot of the clocks ----------------------------------------------------------
+
+
+def _dump_clocks(clocks: TicketClocks) -> dict[str, Any]:
+    return {
+        "attributes": dict(clocks.attributes),
+        "status": clocks.status,
+        "policy": clocks.policy.name if clocks.policy is not None else None,
+        "created_at": clocks.created_at,
+        "first_responded": clocks.first_responded,
+        "resolved": clocks.resolved,
+        "statuses": clocks.statuses,
+        "last_event_at": clocks.last_event_at,
+        "last_fired_due": clocks.last_fired_due,
+        "cycles": [_dump_cycle(cycle) for cycle in clocks.cycles.values()],
+    }
+
+
+def _dump_cycle(cycle: Cycle) -> list[Any]:
+    return [
+        cycle.policy.name,
+        cycle.metric,
+        cycle.target.index,
+        cycle.number,
+        cycle.started_at,
+        cycle.since,
+        cycle.counted,
+        cycle.paused,
+        cycle.breached_at,
+        cycle.closed,
+        cycle.closed_at,
+        sorted(cycle.fired),
+    ]
+
+
+def _load_clocks(
+    fields: dict[str, Any], policies: PolicySet, tenant: str, ticket_id: str
+) -> TicketClocks:
+    clocks = TicketClocks(policies, tenant, ticket_id)
+    clocks.attributes = fields["attributes"]
+    clocks.facts = {**clocks.attributes, "tenant": tenant}
+    clocks.status = fields["status"]
+    clocks.policy = policies.by_name(fields["policy"]) if fields["policy"] else None
+    clocks.created_at = fields["created_at"]
+    clocks.first_responded = fields["first_responded"]
+    clocks.resolved = fields["resolved"]
+    clocks.statuses = [(at, status) for at, status in fields["statuses"]]
+    clocks.last_event_at = fields["last_event_at"]
+    clocks.last_fired_due = fields["last_fired_due"]
+    for row in fields["cycles"]:
+        cycle = _load_cycle(row, policies)
+        if cycle is not None:
+            clocks.cycles[cycle.metric] = cycle
+    return clocks
+
+
+def _load_cycle(row: list[Any], policies: PolicySet) -> Cycle | None:
+    name, metric, index, number, started, since, counted, paused, breached_at = row[:9]
+    closed, closed_at, fired = row[9:]
+    policy = policies.by_name(name)
+    rule = policy.rule(metric) if policy is not None else None
+    if policy is None or rule is None or index >= len(rule.targets):
+        return None
+    cycle = Cycle(rule, policy, number, rule.targets[index], started, since, counted, paused)
+    cycle.breached_at, cycle.closed, cycle.closed_at = breached_at, closed, closed_at
+    cycle.fired = set(fired)
+    cycle.refresh_due()
+    return cycle
 
 
 def _dump_event(event: TicketEvent) -> dict[str, Any]:
@@ -183,3 +319,26 @@ def _load_published(fields: list[Any], tenant: str, ticket_id: str) -> SlaEvent:
         threshold=named["threshold"],
         caused_by=named["caused_by"],
     )
+
+
+def dead_held(event: TicketEvent, reason: str, now: Instant) -> bytes:
+    """The dead letter of an event held for a ticket never created: the event as JSON
+    (its original bytes are not kept), with the fields every dead letter has."""
+    original = {
+        "event_id": event.event_id,
+        "ticket_id": event.ticket_id,
+        "tenant": event.tenant,
+        "occurred_at": format_instant(event.occurred_at),
+        **_dump_event(event),
+    }
+    del original["id"]
+    body = {
+        "reason": reason,
+        "original": orjson.dumps(original).decode(),
+        "topic": None,
+        "partition": None,
+        "offset": None,
+        "key": event.ticket_id,
+        "failed_at": format_instant(now),
+    }
+    return orjson.dumps(body)

@@ -117,7 +117,7 @@ class Delivery:
 
 
 @st.composite
-def ticket_events(draw: st.DrawFn, number: int) -> list[TicketEvent]:
+def ticket_events(draw: st.DrawFn, number: int, max_events: int = 14) -> list[TicketEvent]:
     tenant = draw(st.sampled_from(sorted(TENANTS)))
     values = TENANTS[tenant]
     ticket = f"T{number}"
@@ -138,7 +138,7 @@ def ticket_events(draw: st.DrawFn, number: int) -> list[TicketEvent]:
             status=draw(st.sampled_from(["new", "new", "open", "solved"])),
         )
     ]
-    for index in range(1, draw(st.integers(0, 14)) + 1):
+    for index in range(1, draw(st.integers(0, max_events)) + 1):
         kind = draw(st.sampled_from(list(EventType)))
         at = created_at + draw(st.integers(-2, 6 * 24 * 4)) * STEP
         fields: dict[str, object] = {}
@@ -155,8 +155,9 @@ def ticket_events(draw: st.DrawFn, number: int) -> list[TicketEvent]:
 
 
 @st.composite
-def deliveries(draw: st.DrawFn) -> Delivery:
-    events = [e for n in range(draw(st.integers(1, 2))) for e in draw(ticket_events(n))]
+def deliveries(draw: st.DrawFn, max_events: int = 14) -> Delivery:
+    tickets = draw(st.integers(1, 2))
+    events = [e for n in range(tickets) for e in draw(ticket_events(n, max_events))]
     rng = random.Random(draw(st.integers(0, 2**32)))
     # A quarter of the events arrive up to 40 hours after they happened.
     arrival = {
