@@ -360,7 +360,7 @@ class SlaWorker:
                     self._commanded.discard(partition)
         if self._compliance_changed:  # the gauges follow within a tick
             self._compliance_changed = False
-            self.compliance.export()
+            self.compliance.export(self.clock())
         if time.monotonic() >= self._next_gauge:
             self._next_gauge = time.monotonic() + _GAUGE_SECONDS
             self._gauge()
@@ -411,7 +411,7 @@ class SlaWorker:
                 due = stored.next_due if stored.forget_at is None else stored.forget_at
                 self._schedule(stored.partition, key, due)
                 self.compliance.count(stored.outcomes)
-        self.compliance.export()
+        self.compliance.export(self.clock())
         self.ready = True
         self.metrics.ready.set(1)
         self.metrics.preloaded.set(cast(PreloadingTable, self.table).preloaded)

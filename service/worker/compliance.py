@@ -9,6 +9,7 @@ tally is rebuilt from the table's index fields without folding every ticket.
 from collections.abc import Iterable
 
 from service.core.compliance import Outcome, Tally
+from service.core.instant import Instant, to_datetime
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
 from service.worker.metrics import Metrics
@@ -58,11 +59,16 @@ class LiveCompliance:
         self.tally = Tally()
         self.by_ticket.clear()
 
-    def export(self) -> None:
-        """Set the gauges from the tally; rows no longer counted lose their series."""
+    def export(self, now: Instant) -> None:
+        """Set the gauges from the tally; rows no longer counted lose their series. Only
+        the months from a year before ``now`` to the next one are exported: a month label
+        never takes a value an event's date alone chose (SPEC §7)."""
         shown: set[tuple[str, str, str]] = set()
         cycles, attainment = self.metrics.compliance_cycles, self.metrics.compliance_attainment
+        first, last = exported_months(now)
         for row in self.tally.rows():
+            if not first <= row.month <= last:
+                continue
             labels = (row.policy, row.metric, row.month)
             shown.add(labels)
             cycles.labels(*labels, "met").set(row.met)
@@ -73,3 +79,12 @@ class LiveCompliance:
             cycles.remove(*labels, "breached")
             attainment.remove(*labels)
         self._shown = shown
+
+
+def exported_months(now: Instant) -> tuple[str, str]:
+    """The first and last month (``YYYY-MM``, UTC) whose compliance the gauges show: the
+    twelve months before ``now``'s, its own and the next (time zones ahead of UTC)."""
+    moment = to_datetime(now)
+    index = moment.year * 12 + moment.month - 1
+    first, last = divmod(index - 12, 12), divmod(index + 1, 12)
+    return f"{first[0]:04d}-{first[1] + 1:02d}", f"{last[0]:04d}-{last[1] + 1:02d}"
