@@ -58,23 +58,33 @@ def test_a_log_serialized_as_it_grows_equals_the_whole_log_serialized_at_once() 
     assert stored is not None and stored.partition == 3
 
 
-def _mail_loop(replies: int) -> list[TicketEvent]:
+def _conversation(count: int) -> list[TicketEvent]:
+    """A long ticket: replies both ways and the status going pending and open again."""
     created = TicketEvent(
-        "c", EventType.TICKET_CREATED, "W-1", START, "westock", {"tier": "essential"}
+        "c",
+        EventType.TICKET_CREATED,
+        "W-1",
+        START,
+        "westock",
+        {"tier": "essential", "category": "payment"},
     )
-    return [created] + [
-        TicketEvent(
-            f"reply-{n:06d}", EventType.CUSTOMER_REPLY, "W-1", START + n * SECOND, "westock"
+    steps = [("customer_reply", None), ("status_change", "pending"), ("agent_reply", None)]
+    steps += [("status_change", "open")]
+    events = [created]
+    for n in range(1, count + 1):
+        kind, status = steps[n % len(steps)]
+        at = START + n * SECOND
+        events.append(
+            TicketEvent(f"e-{n:06d}", EventType(kind), "W-1", at, "westock", status=status)
         )
-        for n in range(1, replies + 1)
-    ]
+    return events
 
 
 def test_stored_bytes_per_write_stay_flat_as_a_ticket_grows() -> None:
     """SPEC §8: the value written on each event does not grow with the ticket's history."""
     sizes = {}
     ticket, cache = Ticket(POLICIES, "westock", "W-1"), state.LogJson()
-    for number, event in enumerate(_mail_loop(25_000)):
+    for number, event in enumerate(_conversation(25_000)):
         ticket.receive(event, event.occurred_at)
         if number in (100, 1_000, 25_000):
             sizes[number] = len(state.dump(ticket, 0, log=cache))

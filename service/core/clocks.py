@@ -15,6 +15,9 @@ from .matching import Scalar
 from .policy import ClockRule, Metric, OnReopen, OnTargetChange, Policy, PolicySet
 
 _NEVER = -(2**62)
+KEPT_STATUSES = 64
+"""Status changes remembered to count a clock that starts late from the ticket's creation;
+past them, the oldest remembered status is taken to have held since the ones forgotten."""
 
 
 class TicketClocks:
@@ -148,6 +151,9 @@ class TicketClocks:
     def _status_change(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         self.status = event.status or self.status
         self.statuses.append((event.occurred_at, self.status))
+        if len(self.statuses) > KEPT_STATUSES:  # the oldest status now starts earlier
+            (since, _), (_, status) = self.statuses[0], self.statuses[1]
+            self.statuses[:2] = [(since, status)]
         resolved = self._is_resolved(self.status)
         if resolved and not self.resolved:
             self.resolved = True

@@ -1,0 +1,134 @@
+"""SPEC §8 on the real broker: a chatty ticket does not hold up the others, a finished
+ticket leaves memory and is forgotten after SLA_RETENTION, refused events are dead letters."""
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from tests.integration.worker_process import (
+    Tickets,
+    WorkerProcess,
+    collect,
+    parse,
+    produce,
+    run,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def changelog_records(worker: WorkerProcess, key: bytes) -> list[bytes | None]:
+    """Every changelog value written for ``key`` (None for a tombstone), from the start."""
+    consumer = AIOKafkaConsumer(
+        f"{worker.name}-tickets-changelog",
+        bootstrap_servers=worker.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[bytes | None] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000):
+            for records in batch.values():
+                found += [r.value for r in records if r.key == key]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Send without waiting for each acknowledgement (a mail loop is fast), then flush."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def test_a_25000_event_ticket_does_not_hold_up_100_tickets_that_breach(
+    worker: WorkerProcess,
+) -> None:
+    tickets = Tickets()
+    others = [(f"T{n}".encode(), tickets.event(f"T{n}", "ticket_created")) for n in range(100)]
+    loop = [(b"LOOP", tickets.event("LOOP", "ticket_created"))]
+    loop += [
+        (b"LOOP", tickets.event("LOOP", "customer_reply", after=i / 1e4)) for i in range(25_000)
+    ]
+
+    async def scenario() -> list:  # type: ignore[type-arg]
+        collecting = asyncio.create_task(
+            collect(worker.bootstrap, [worker.topic("sla-breaches")], seconds=25)
+        )
+        await asyncio.sleep(1.0)
+        await produce(worker.bootstrap, worker.topic("ticket-events"), others)
+        await produce_many(worker.bootstrap, worker.topic("ticket-events"), loop)
+        return await collecting
+
+    received = run(scenario())
+    breaches = {r.body["ticket_id"]: r for r in received if r.body["metric"] == "first_response"}
+    assert {f"T{n}" for n in range(100)} <= set(breaches)
+    late = max(r.at - parse(r.body["occurred_at"]) for t, r in breaches.items() if t != "LOOP")
+    assert late < timedelta(seconds=5), late
+    values = run(changelog_records(worker, b"default\x1fLOOP"))
+    assert max(len(v or b"") for v in values) < 64 * 1024  # bounded, not 1 MB and growing
+
+
+def test_a_finished_ticket_leaves_memory_and_is_forgotten_after_its_retention(
+    bootstrap: str, policy_dir: Path, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(policy_dir, tmp_path / "data", extra_env={"SLA_RETENTION": "10s"})
+    worker.start()
+    try:
+        tickets = Tickets()
+        messages = [
+            (b"F", tickets.event("F", "ticket_created")),
+            (b"F", tickets.event("F", "agent_reply", after=0.2)),
+            (b"F", tickets.event("F", "status_change", after=0.4, status="solved")),
+        ]
+        run(produce(worker.bootstrap, worker.topic("ticket-events"), messages))
+        deadline = time.monotonic() + 15
+        while worker.get("/tickets/default/F")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert worker.get("/tickets/default/F")[0] == 200  # stored: read from the table
+        time.sleep(11)  # gauges are recounted every 10 s
+        assert worker.metric("sla_timer_tickets") == 0  # it left memory once written
+        deadline = time.monotonic() + 60
+        while worker.get("/tickets/default/F")[0] != 404 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert worker.get("/tickets/default/F")[0] == 404
+        values = run(changelog_records(worker, b"default\x1fF"))
+        assert values and values[-1] is None  # a tombstone: compaction drops the ticket
+    finally:
+        worker.stop()
+
+
+def test_an_event_dated_before_what_a_ticket_kept_is_a_too_late_dead_letter(
+    worker: WorkerProcess,
+) -> None:
+    tickets = Tickets()
+    messages = [(b"M", tickets.event("M", "ticket_created"))]
+    messages += [
+        (b"M", tickets.event("M", "customer_reply", after=1 + i / 100)) for i in range(300)
+    ]
+    messages += [(b"M", tickets.event("M", "agent_reply", after=0.5))]  # before the snapshot
+
+    async def scenario() -> list:  # type: ignore[type-arg]
+        collecting = asyncio.create_task(
+            collect(worker.bootstrap, [worker.topic("ticket-events-dlq")], seconds=10)
+        )
+        await asyncio.sleep(1.0)
+        await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
+        return await collecting
+
+    dead = run(scenario())
+    assert len(dead) == 1
+    assert dead[0].body["reason"].startswith("too late")
+    assert json.loads(dead[0].body["original"])["type"] == "agent_reply"
