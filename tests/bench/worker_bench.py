@@ -10,7 +10,10 @@
 * timer lateness: M tickets whose first-response deadlines fall due within one minute, with
   no further event; lateness = emitted_at - deadline of each breach, p50/p99/max;
 * recovery (``--recovery K``): K ticket states written straight to the table's changelog
-  topic, then a worker with empty local state (RocksDB) is timed from start to /readyz.
+  topic, then a worker with empty local state (RocksDB) is timed from start to /readyz;
+* memory (``--memory K``): the worker's resident memory after K finished tickets (created,
+  answered, solved: they leave memory once written), then after K open ones (created, a
+  first response owed), per ticket (goal: at most 1 KB per finished ticket).
 """
 
 import argparse
@@ -224,11 +227,73 @@ def recovery(tickets: int, folder: Path) -> None:
     )
 
 
+def rss(worker: WorkerProcess) -> int:
+    """The worker's resident set size in bytes (Linux)."""
+    assert worker.process is not None
+    status = Path(f"/proc/{worker.process.pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
+
+
+def memory(tickets: int, folder: Path) -> None:
+    worker = WorkerProcess(SEED_POLICIES, folder / "memory", extra_env={"SLA_PARTITIONS": "4"})
+    topic = worker.topic("ticket-events")
+    asyncio.run(acreate_topics(worker.bootstrap, {topic: 4}))
+    worker.start()
+    try:
+        time.sleep(3)
+        before = rss(worker)
+        start = datetime.now(UTC)
+        scripts = {
+            "finished": [
+                ("ticket_created", {}),
+                ("agent_reply", {}),
+                ("status_change", {"status": "solved"}),
+            ],
+            "open": [("ticket_created", {})],
+        }
+        sent = 0
+        for name, script in scripts.items():
+            lines, keys = [], []
+            for number in range(tickets):
+                ticket = f"{name}-{number}"
+                for step, (kind, fields) in enumerate(script):
+                    body = {
+                        "event_id": f"{ticket}-{step}",
+                        "type": kind,
+                        "tenant": "westock",
+                        "ticket_id": ticket,
+                        "occurred_at": iso(start + timedelta(seconds=step)),
+                        "attributes": {"tier": "essential", "category": "general"},
+                        **fields,
+                    }
+                    lines.append(json.dumps(body).encode())
+                    keys.append(ticket.encode())
+            asyncio.run(fill(worker.bootstrap, topic, lines, keys))
+            sent += len(lines)
+            deadline = time.monotonic() + 900
+            while consumed(worker) < sent and time.monotonic() < deadline:
+                time.sleep(1)
+            time.sleep(12)  # the tickets gauge is recounted every 10 s
+            after = rss(worker)
+            held = worker.metric("sla_timer_tickets")
+            goal = " (goal: at most 1,024 B per finished ticket)" if name == "finished" else ""
+            print(
+                f"  memory: {tickets:,} {name} tickets: RSS {before / 2**20:,.0f} -> "
+                f"{after / 2**20:,.0f} MiB, {(after - before) / tickets:,.0f} B per ticket; "
+                f"{held:,.0f} tickets in memory{goal}"
+            )
+            before = after
+    finally:
+        worker.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--clocks", type=int, default=100_000)
     parser.add_argument("--recovery", type=int, default=0, help="tickets; 1000000 for the goal")
+    parser.add_argument("--memory", type=int, default=0, help="tickets; 100000 for the goal")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if args.events:
@@ -239,6 +304,8 @@ def main() -> None:
             lateness(args.clocks, Path(folder))
         if args.recovery:
             recovery(args.recovery, Path(folder))
+        if args.memory:
+            memory(args.memory, Path(folder))
 
 
 if __name__ == "__main__":
