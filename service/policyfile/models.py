@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 Scalar = StrictStr | StrictBool | StrictInt | StrictFloat
+DurationText = Annotated[StrictStr, Field(max_length=32)]
+"""``4h``, ``1d4h30m``, ``75%``, ``-30m``: short, so no number is too large to convert."""
 
 
 class Strict(BaseModel):
@@ -30,13 +32,13 @@ class Calendar(Strict):
     hours: Literal["24x7"] | dict[StrictStr, list[StrictStr]]
     holidays: Holidays | None = None
     overrides: dict[StrictStr, list[StrictStr]] = {}
-    business_day: StrictStr | None = None
+    business_day: DurationText | None = None
 
 
 class Target(Strict):
     match: MatchSpec = {}
-    breach_after: StrictStr
-    warn_at: list[StrictStr] = []
+    breach_after: DurationText
+    warn_at: list[DurationText] = []
     calendar: StrictStr | None = None
 
 
