@@ -27,6 +27,15 @@ from .build import Builder, Problems, reference_starts
 from .calendars import build_calendar
 from .yaml_loader import MAX_FILE_BYTES, load_yaml
 
+MAX_TOTAL_BYTES = 1024 * 1024
+"""Most bytes in all the policy files of a directory together."""
+
+MAX_CALENDARS = 64
+"""Most calendars in all the files: checking the targets of one takes some 50 ms."""
+
+MAX_POLICIES = 512
+"""Most policies in all the files: each is checked against every earlier one."""
+
 
 def load_policies(directory: str | Path) -> PolicySet:
     """The validated policies of a directory; raises ``InvalidPolicies`` listing all problems."""
@@ -61,7 +70,10 @@ def check_directory(
         return None, [f"{root}: no .yaml or .yml policy files"]
     sources: list[tuple[str, str]] = []
     problems: list[str] = []
+    total = 0
     for path in paths:
+        if total > MAX_TOTAL_BYTES:
+            break  # reported by ``check_sources``
         try:
             with path.open("rb") as file:
                 data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
@@ -72,6 +84,7 @@ def check_directory(
                 )
                 continue
             sources.append((path.name, data.decode("utf-8")))
+            total += len(data)
         except (OSError, UnicodeDecodeError) as error:
             problems.append(f"{path.name}: cannot read: {error}")
     if not problems:
@@ -84,7 +97,23 @@ def check_sources(
 ) -> tuple[PolicySet | None, list[str]]:
     """Like ``check_directory`` for (file name, YAML text) pairs, in precedence order."""
     problems = Problems()
+    total = sum(len(text.encode("utf-8", errors="surrogatepass")) for _, text in sources)
+    if total > MAX_TOTAL_BYTES:
+        return None, [
+            f"the policy files hold more than {MAX_TOTAL_BYTES:,} bytes in all; not checked"
+        ]
     files = [(name, parsed) for name, text in sources if (parsed := _parse(name, text, problems))]
+    too_many = [
+        f"{count} {what} in the policy files, more than the {limit} allowed; "
+        "their meaning is not checked"
+        for what, count, limit in (
+            ("calendars", sum(len(parsed.calendars) for _, parsed in files), MAX_CALENDARS),
+            ("policies", sum(len(parsed.policies) for _, parsed in files), MAX_POLICIES),
+        )
+        if count > limit
+    ]
+    if too_many:
+        return None, problems.items + too_many
     calendars = _calendars(files, problems)
     starts = reference_starts(today or datetime.now(UTC).date())
     defined = {name for _, parsed in files for name in parsed.calendars}

@@ -12,6 +12,8 @@ import pytest
 from service.cli import main
 from service.core.policy import PolicySet
 from service.policyfile import check_directory, check_sources
+from service.policyfile.loader import MAX_CALENDARS, MAX_POLICIES, MAX_TOTAL_BYTES
+from service.policyfile.models import MAX_TARGETS
 from service.policyfile.yaml_loader import MAX_DEPTH, MAX_FILE_BYTES
 
 TODAY = date(2026, 3, 1)  # reference starts: 2026-01-01 and 2027-01-01
@@ -180,6 +182,60 @@ def test_problems_of_an_unreadable_file_and_of_a_readable_one_are_reported_toget
     assert policies is None
     assert found[0].startswith("b.yaml: cannot read:")
     assert any("a.yaml: policy 'p': calendar: unknown calendar 'nowhere'" in p for p in found)
+
+
+def test_policy_files_over_the_total_size_limit_are_refused(tmp_path: Path) -> None:
+    padding = "# padding\n" * (MAX_FILE_BYTES // 10 - 10)
+    for name in "abcde":
+        (tmp_path / f"{name}.yaml").write_text(padding)
+    with within(1.0):
+        policies, found = check_directory(tmp_path, today=TODAY)
+    assert policies is None
+    assert found == [
+        f"the policy files hold more than {MAX_TOTAL_BYTES:,} bytes in all; not checked"
+    ]
+
+
+def test_more_calendars_than_allowed_are_refused_before_any_is_built() -> None:
+    calendars = "".join(
+        f"  c{i}: {{timezone: Asia/Kolkata, hours: {{mon-fri: [09:00-17:00]}}, "
+        "holidays: {country: IN}}\n"
+        for i in range(MAX_CALENDARS + 1)
+    )
+    policies = "".join(
+        f"  - {{name: p{i}, match: {{tenant: t{i}}}, calendar: c{i}, "
+        "clocks: [{metric: resolution, targets: [{breach_after: 1h}]}]}\n"
+        for i in range(MAX_CALENDARS + 1)
+    )
+    with within(1.0):
+        found = problems(f"calendars:\n{calendars}policies:\n{policies}")
+    assert found == [
+        f"{MAX_CALENDARS + 1} calendars in the policy files, more than the {MAX_CALENDARS} "
+        "allowed; their meaning is not checked"
+    ]
+
+
+def test_more_policies_than_allowed_are_refused() -> None:
+    policies = "".join(
+        f"  - {{name: p{i}, match: {{tenant: t{i}}}, calendar: always, "
+        "clocks: [{metric: resolution, targets: [{breach_after: 1h}]}]}\n"
+        for i in range(MAX_POLICIES + 1)
+    )
+    with within(2.0):
+        found = problems(f"{OFFICE}policies:\n{policies}")
+    assert found == [
+        f"{MAX_POLICIES + 1} policies in the policy files, more than the {MAX_POLICIES} "
+        "allowed; their meaning is not checked"
+    ]
+
+
+def test_more_targets_in_a_clock_than_allowed_are_refused() -> None:
+    targets = ", ".join(f"{{match: {{k: v{i}}}, breach_after: 1h}}" for i in range(MAX_TARGETS + 1))
+    found = problems(OFFICE + policy(target=targets))
+    assert found == [
+        f"hostile.yaml: policy 'p': clocks[0].targets: List should have at most {MAX_TARGETS} "
+        f"items after validation, not {MAX_TARGETS + 1}"
+    ]
 
 
 # -- time zones ------------------------------------------------------------------------
