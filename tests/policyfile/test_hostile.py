@@ -8,10 +8,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import yaml
 
 from service.cli import main
 from service.core.policy import PolicySet
-from service.policyfile import check_directory, check_sources
+from service.policyfile import check_directory, check_sources, yaml_loader
 from service.policyfile.loader import MAX_CALENDARS, MAX_POLICIES, MAX_TOTAL_BYTES
 from service.policyfile.models import MAX_TARGETS
 from service.policyfile.yaml_loader import MAX_DEPTH, MAX_FILE_BYTES
@@ -472,3 +473,15 @@ def test_overlapping_ranges_of_one_day_name_both() -> None:
     assert any(
         "calendars.c: hours.mon: ranges overlap: 09:00-12:00 and 11:00-13:00" in p for p in found
     )
+
+
+def test_without_libyaml_the_pure_python_parser_refuses_the_same_documents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(yaml_loader, "_EventSource", yaml.SafeLoader)
+    assert problems(merge_key_bomb())[0].startswith(
+        "hostile.yaml: not valid YAML: line 2: anchor &a0 refused"
+    )
+    assert "nested deeper than 32 levels" in problems("x: " + "[" * 2000 + "]" * 2000)[0]
+    policies, found = check(OFFICE + policy())
+    assert found == [] and policies is not None
