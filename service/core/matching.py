@@ -4,11 +4,14 @@ A match maps a fact name (``tenant`` or a ticket attribute) to an allowed value,
 of allowed values (any of), or ``{regex: ...}`` (searched in the value). Values compare
 as text, so ``priority: 1`` in YAML matches the attribute ``"1"`` or ``1``. An empty
 match fits every ticket.
+
+The core does not compile regular expressions: the policy loader gives each condition a
+compiled ``Pattern`` (RE2, so a search takes time linear in the text).
 """
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 Scalar = str | int | float | bool
 
@@ -22,13 +25,24 @@ def as_text(value: Scalar) -> str:
     return str(value)
 
 
+class Pattern(Protocol):
+    """A compiled regular expression: ``search`` finds it anywhere in a text (or None)."""
+
+    @property
+    def pattern(self) -> str:
+        """The expression as written."""
+        ...
+
+    def search(self, text: str, /) -> object | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """One fact's test: a set of allowed values, or a regular expression."""
 
     key: str
     values: frozenset[str] | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
 
     def fits(self, facts: Mapping[str, Scalar]) -> bool:
         value = facts.get(self.key)

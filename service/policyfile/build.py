@@ -1,18 +1,20 @@
 """Meaning checks of policy entries and their conversion into core objects (SPEC §3).
 
 Shape errors come from pydantic; what needs more than one field to judge (unknown
-calendars, thresholds past the target, unreachable targets and policies) is checked
-here. Every problem is recorded and building goes on, so one run reports them all.
+calendars, thresholds past the target, unreachable targets and policies, targets a
+calendar cannot reach) is checked here. Every problem is recorded and building goes on,
+so one run reports them all.
 """
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 
 from service.core.calendar import BusinessCalendar
-from service.core.durations import parse_duration, parse_threshold
-from service.core.errors import SlaTimerError
+from service.core.durations import Duration, parse_duration, parse_threshold
+from service.core.errors import CalendarError, SlaTimerError
 from service.core.events import EventType
-from service.core.instant import HOUR
+from service.core.instant import HOUR, Instant, format_instant, from_datetime
 from service.core.matching import Condition, Match, as_text
 from service.core.policy import (
     BUILT_IN_METRICS,
@@ -27,13 +29,29 @@ from service.core.policy import (
 )
 
 from . import models
+from .regex import compile_regex
 
 _CUSTOM_METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 _STAND_IN_DAY = 8 * HOUR
 
+HORIZON_YEARS = 5
+"""A target must fall due within this many years (wall time) of a ticket's creation."""
+
 Report = Callable[[str, str], None]
 """Records a problem of the entry being built: (field, message)."""
+
+
+def reference_starts(today: date) -> tuple[tuple[Instant, Instant], ...]:
+    """The (creation, horizon) instants targets are tried from: 1 January of this year and
+    of the next, 00:00 UTC, each with the same instant ``HORIZON_YEARS`` later."""
+    return tuple(
+        (_new_year(year), _new_year(year + HORIZON_YEARS)) for year in (today.year, today.year + 1)
+    )
+
+
+def _new_year(year: int) -> Instant:
+    return from_datetime(datetime(year, 1, 1, tzinfo=UTC))
 
 
 class Problems:
@@ -48,9 +66,18 @@ class Problems:
 class Builder:
     """Builds policies one by one, recording problems instead of stopping at the first."""
 
-    def __init__(self, calendars: Mapping[str, BusinessCalendar], problems: Problems) -> None:
+    def __init__(
+        self,
+        calendars: Mapping[str, BusinessCalendar],
+        problems: Problems,
+        starts: tuple[tuple[Instant, Instant], ...] = (),
+        refused: frozenset[str] = frozenset(),
+    ) -> None:
         self.calendars = calendars
         self.problems = problems
+        self.refused = refused  # calendars defined with problems, already reported
+        self.starts = starts
+        self._open: dict[tuple[str, Instant], int | str] = {}  # business time to the horizon
         self.policies: list[Policy] = []
         self._where: dict[str, str] = {}
         self._matches: list[tuple[str, str, Match]] = []  # (file, name, match) of every policy
@@ -105,7 +132,7 @@ class Builder:
 
     def _calendar(self, name: str, field: str, report: Report) -> BusinessCalendar | None:
         calendar = self.calendars.get(name)
-        if calendar is None:
+        if calendar is None and name not in self.refused:
             known = ", ".join(sorted(self.calendars)) or "none"
             report(field, f"unknown calendar {name!r}; defined: {known}")
         return calendar
@@ -170,16 +197,25 @@ class Builder:
         # Without a known calendar, durations are still checked, against a stand-in day.
         business_day = calendar.business_day if calendar is not None else _STAND_IN_DAY
         try:
-            breach_after = parse_duration(spec.breach_after).resolve(business_day)
+            duration = parse_duration(spec.breach_after)
         except SlaTimerError as error:
             report(f"{field}.breach_after", str(error))
             return None
+        breach_field = f"{field}.breach_after"
+        if not _days_resolve(duration, spec.breach_after, calendar, breach_field, report):
+            return None
+        breach_after = duration.resolve(business_day)
         thresholds: list[Threshold] = []
         for text in spec.warn_at:
             try:
-                elapsed = parse_threshold(text).elapsed_at(breach_after, business_day)
+                threshold = parse_threshold(text)
+                elapsed = threshold.elapsed_at(breach_after, business_day)
             except SlaTimerError as error:
                 report(f"{field}.warn_at", str(error))
+                continue
+            if threshold.duration is not None and not _days_resolve(
+                threshold.duration, text, calendar, f"{field}.warn_at", report
+            ):
                 continue
             if not 0 < elapsed < breach_after:
                 report(
@@ -193,7 +229,41 @@ class Builder:
         thresholds.sort(key=lambda threshold: threshold.elapsed)
         if calendar is None:
             return None
+        # Warnings fall before the breach, so a reachable breach makes them reachable too.
+        if not self._reachable(calendar, breach_after, spec.breach_after, field, report):
+            return None
         return Target(index, match, breach_after, tuple(thresholds), calendar)
+
+    def _reachable(
+        self, calendar: BusinessCalendar, amount: int, text: str, field: str, report: Report
+    ) -> bool:
+        """Whether ``amount`` of business time falls due within the horizon from every
+        reference start (``reference_starts``); reports it when not."""
+        for start, horizon in self.starts:
+            key = (calendar.name, start)
+            if key not in self._open:
+                try:
+                    # Touch the start first: today's ``between`` answers wrongly when its end
+                    # is looked up before an index that does not cover its start yet.
+                    calendar.is_open(start)
+                    self._open[key] = calendar.between(start, horizon)
+                except CalendarError as error:  # e.g. the calendar's own search limit
+                    self._open[key] = str(error)
+            available = self._open[key]
+            if isinstance(available, str) or amount > available:
+                why = (
+                    available
+                    if isinstance(available, str)
+                    else f"it is open {_hours(available)} in those years"
+                )
+                report(
+                    f"{field}.breach_after",
+                    f"{text.strip()!r} is unreachable: on calendar {calendar.name!r} a ticket "
+                    f"created {format_instant(start)} would not fall due within "
+                    f"{HORIZON_YEARS} years ({why})",
+                )
+                return False
+        return True
 
     def _condition(self, spec: models.EventCondition, field: str, report: Report) -> EventCondition:
         types = [spec.type] if isinstance(spec.type, str) else spec.type
@@ -236,8 +306,8 @@ def build_match(spec: Mapping[str, models.MatchValue], field: str, report: Repor
     for key, value in spec.items():
         if isinstance(value, models.Regex):
             try:
-                conditions.append(Condition(key, pattern=re.compile(value.regex)))
-            except re.error as error:
+                conditions.append(Condition(key, pattern=compile_regex(value.regex)))
+            except SlaTimerError as error:
                 report(f"{field}.{key}", f"invalid regex {value.regex!r}: {error}")
         elif isinstance(value, list):
             if not value:
@@ -246,3 +316,25 @@ def build_match(spec: Mapping[str, models.MatchValue], field: str, report: Repor
         else:
             conditions.append(Condition(key, values=frozenset({as_text(value)})))
     return Match(tuple(conditions))
+
+
+def _days_resolve(
+    duration: Duration, text: str, calendar: BusinessCalendar | None, field: str, report: Report
+) -> bool:
+    """Whether a duration's days mean something: a calendar with no weekly open hours (only
+    overrides) has a usual business day of 0, so ``2d`` would be 0 seconds and every ticket
+    would breach at creation; reports it when not."""
+    if duration.days == 0 or calendar is None or calendar.business_day > 0:
+        return True
+    report(
+        field,
+        f"{text.strip()!r} counts business days, but calendar {calendar.name!r} has no "
+        "usual business day (no weekly open hours), so 1d would be 0 seconds; set "
+        "business_day on the calendar or write the duration in h, m or s",
+    )
+    return False
+
+
+def _hours(micros: int) -> str:
+    hours = micros / HOUR
+    return f"{hours:,.0f} business hours" if hours >= 10 else f"{hours:g} business hours"

@@ -1,11 +1,20 @@
 """Calendar entries of a policy file into core calendars (SPEC §3, §4)."""
 
+import difflib
+import functools
 import itertools
 import re
-from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Mapping
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
-from service.core.calendar import BusinessCalendar, CalendarSpec, DayRanges, national_holidays
+from service.core.calendar import (
+    BusinessCalendar,
+    CalendarSpec,
+    DayRanges,
+    HolidayLookup,
+    national_holidays,
+)
 from service.core.durations import parse_duration
 from service.core.errors import SlaTimerError
 
@@ -13,6 +22,8 @@ from . import models
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+_DAY = timedelta(days=1)
+_HOLIDAY_YEARS = (1950, 2200)
 
 
 def build_calendar(name: str, spec: models.Calendar) -> BusinessCalendar:
@@ -46,6 +57,8 @@ def build_calendar(name: str, spec: models.Calendar) -> BusinessCalendar:
         except SlaTimerError as error:
             problems.append(f"business_day: {error}")
     _check_zone(spec.timezone, problems)
+    closed_dates = frozenset(day for day in closed if day is not None)
+    _check_overnight(weekly, overrides, closed_dates, lookup, problems)
     if problems:
         raise SlaTimerError("\n".join(problems))
     return BusinessCalendar(
@@ -54,18 +67,38 @@ def build_calendar(name: str, spec: models.Calendar) -> BusinessCalendar:
             timezone=spec.timezone,
             weekly=weekly,
             holidays=lookup,
-            closed_dates=frozenset(day for day in closed if day is not None),
+            closed_dates=closed_dates,
             overrides=overrides,
             business_day=business_day,
         )
     )
 
 
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def _check_zone(zone: str, problems: list[str]) -> None:
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(f"timezone: {zone!r} is not an IANA time zone (e.g. Europe/Madrid)")
+    if zone in _zones():
+        try:
+            ZoneInfo(zone)
+            return
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass
+    inside = sorted(name for name in _zones() if name.startswith(f"{zone}/"))
+    if inside:
+        problems.append(
+            f"timezone: {zone!r} is a region of the tz database, not a time zone; expected "
+            f"one of its {len(inside)} zones, e.g. {', '.join(inside[:4])}"
+        )
+        return
+    close = difflib.get_close_matches(zone, sorted(_zones()), n=3) if len(zone) <= 64 else []
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    problems.append(
+        f"timezone: {zone!r} is not an IANA time zone; expected an Area/Location name of the "
+        f"tz database such as Europe/Madrid, America/New_York or UTC{hint}"
+    )
 
 
 def _weekly(hours: str | dict[str, list[str]], problems: list[str]) -> tuple[DayRanges, ...]:
@@ -111,9 +144,9 @@ def _ranges(texts: list[str], field: str, problems: list[str]) -> DayRanges:
             continue
         ranges.append((start, end if end > start else end + 1440))  # 22:00-06:00 runs overnight
     ranges.sort()
-    for (_, end), (start, _) in itertools.pairwise(ranges):
-        if start < end:
-            problems.append(f"{field}: ranges overlap")
+    for earlier, later in itertools.pairwise(ranges):
+        if later[0] < earlier[1]:
+            problems.append(f"{field}: ranges overlap: {_text(earlier)} and {_text(later)}")
     return tuple(ranges)
 
 
@@ -123,3 +156,68 @@ def _date(text: str, field: str, problems: list[str]) -> date | None:
     except ValueError:
         problems.append(f"{field}: {text!r} is not a date like 2026-12-24")
         return None
+
+
+def _check_overnight(
+    weekly: tuple[DayRanges, ...],
+    overrides: Mapping[date, DayRanges],
+    closed: frozenset[date],
+    lookup: HolidayLookup | None,
+    problems: list[str],
+) -> None:
+    """Refuse a range that runs past midnight into an open range of the next day.
+
+    ``mon: [22:00-06:00]`` with ``tue: [05:00-09:00]`` would count 05:00-06:00 twice (or,
+    merged, not as written); the same holds from ``sun`` into ``mon`` and around overrides.
+    """
+    for weekday, ranges in enumerate(weekly):
+        next_weekday = (weekday + 1) % 7
+        for earlier, later in _spills(ranges, weekly[next_weekday]):
+            problems.append(
+                f"hours: {DAYS[weekday]} {_text(earlier)} runs past midnight into "
+                f"{DAYS[next_weekday]} {_text(later)}; the ranges overlap"
+            )
+    if not overrides:
+        return
+    # National holidays close a day too; looked up only for years the package knows well.
+    years = sorted({day.year + step for day in overrides for step in (-1, 0, 1)})
+    known = [year for year in years if _HOLIDAY_YEARS[0] <= year <= _HOLIDAY_YEARS[1]]
+    holidays = lookup(known) if lookup is not None and known else frozenset()
+
+    def ranges_of(day: date) -> DayRanges:
+        if day in overrides:
+            return overrides[day]
+        return () if day in closed or day in holidays else weekly[day.weekday()]
+
+    def label(day: date) -> str:
+        return f"override {day}" if day in overrides else f"{DAYS[day.weekday()]} {day}"
+
+    pairs = {(day, day + _DAY) for day in overrides if day < date.max}
+    pairs |= {(day - _DAY, day) for day in overrides if day > date.min}
+    for day, following in sorted(pairs):
+        for earlier, later in _spills(ranges_of(day), ranges_of(following)):
+            field = f"overrides.{day if day in overrides else following}"
+            problems.append(
+                f"{field}: {label(day)} {_text(earlier)} runs past midnight into "
+                f"{label(following)} {_text(later)}; the ranges overlap"
+            )
+
+
+def _spills(
+    ranges: DayRanges, following: DayRanges
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Pairs of an overnight range of a day and a range of the next day it overlaps."""
+    return [
+        (earlier, later)
+        for earlier in ranges
+        if earlier[1] > 1440
+        for later in following
+        if later[0] < earlier[1] - 1440
+    ]
+
+
+def _text(minutes: tuple[int, int]) -> str:
+    """``(1320, 1800)`` as ``22:00-06:00``, as written in the file."""
+    start, end = minutes
+    end = end - 1440 if end > 1440 else end
+    return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"

@@ -3,10 +3,16 @@
 Files are read in name order; within a file, policies keep their order (SPEC §3: the
 first policy whose match fits wins). Calendars are shared by name across the files.
 Each problem names the file, the policy and the field.
+
+No file can make loading hang or exhaust memory: files are at most ``MAX_FILE_BYTES``,
+YAML anchors, aliases, tags and deep nesting are refused before the document is built
+(``yaml_loader``), regular expressions are RE2 (``regex``), and targets must fall due
+within ``HORIZON_YEARS`` (``build``).
 """
 
 import hashlib
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import yaml
@@ -17,9 +23,18 @@ from service.core.errors import InvalidPolicies, SlaTimerError
 from service.core.policy import PolicySet
 
 from . import models
-from .build import Builder, Problems
+from .build import Builder, Problems, reference_starts
 from .calendars import build_calendar
-from .yaml_loader import PolicyYamlLoader
+from .yaml_loader import MAX_FILE_BYTES, load_yaml
+
+MAX_TOTAL_BYTES = 1024 * 1024
+"""Most bytes in all the policy files of a directory together."""
+
+MAX_CALENDARS = 64
+"""Most calendars in all the files: checking the targets of one takes some 50 ms."""
+
+MAX_POLICIES = 512
+"""Most policies in all the files: each is checked against every earlier one."""
 
 
 def load_policies(directory: str | Path) -> PolicySet:
@@ -39,27 +54,70 @@ def _valid(checked: tuple[PolicySet | None, list[str]]) -> PolicySet:
     return policies
 
 
-def check_directory(directory: str | Path) -> tuple[PolicySet | None, list[str]]:
-    """Every problem of a policy directory, and the policies when there are none."""
+def check_directory(
+    directory: str | Path, today: date | None = None
+) -> tuple[PolicySet | None, list[str]]:
+    """Every problem of a policy directory, and the policies when there are none.
+
+    ``today`` (default: the current UTC date) places the reference starts of the
+    reachability check of targets (``build.reference_starts``).
+    """
     root = Path(directory)
     if not root.is_dir():
         return None, [f"{root}: not a directory"]
     paths = sorted(p for p in root.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     if not paths:
         return None, [f"{root}: no .yaml or .yml policy files"]
-    try:
-        sources = [(path.name, path.read_text(encoding="utf-8")) for path in paths]
-    except (OSError, UnicodeDecodeError) as error:
-        return None, [f"{root}: cannot read: {error}"]
-    return check_sources(sources)
+    sources: list[tuple[str, str]] = []
+    problems: list[str] = []
+    total = 0
+    for path in paths:
+        if total > MAX_TOTAL_BYTES:
+            break  # reported by ``check_sources``
+        try:
+            with path.open("rb") as file:
+                data = file.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
+            if len(data) > MAX_FILE_BYTES:
+                problems.append(
+                    f"{path.name}: larger than {MAX_FILE_BYTES:,} bytes, the most a policy "
+                    "file may hold; not read"
+                )
+                continue
+            sources.append((path.name, data.decode("utf-8")))
+            total += len(data)
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(f"{path.name}: cannot read: {error}")
+    if not problems:
+        return check_sources(sources, today)
+    return None, problems + (check_sources(sources, today)[1] if sources else [])
 
 
-def check_sources(sources: list[tuple[str, str]]) -> tuple[PolicySet | None, list[str]]:
+def check_sources(
+    sources: list[tuple[str, str]], today: date | None = None
+) -> tuple[PolicySet | None, list[str]]:
     """Like ``check_directory`` for (file name, YAML text) pairs, in precedence order."""
     problems = Problems()
+    total = sum(len(text.encode("utf-8", errors="surrogatepass")) for _, text in sources)
+    if total > MAX_TOTAL_BYTES:
+        return None, [
+            f"the policy files hold more than {MAX_TOTAL_BYTES:,} bytes in all; not checked"
+        ]
     files = [(name, parsed) for name, text in sources if (parsed := _parse(name, text, problems))]
+    too_many = [
+        f"{count} {what} in the policy files, more than the {limit} allowed; "
+        "their meaning is not checked"
+        for what, count, limit in (
+            ("calendars", sum(len(parsed.calendars) for _, parsed in files), MAX_CALENDARS),
+            ("policies", sum(len(parsed.policies) for _, parsed in files), MAX_POLICIES),
+        )
+        if count > limit
+    ]
+    if too_many:
+        return None, problems.items + too_many
     calendars = _calendars(files, problems)
-    builder = Builder(calendars, problems)
+    starts = reference_starts(today or datetime.now(UTC).date())
+    defined = {name for _, parsed in files for name in parsed.calendars}
+    builder = Builder(calendars, problems, starts, frozenset(defined - set(calendars)))
     for name, parsed in files:
         for index, policy in enumerate(parsed.policies):
             builder.add_policy(name, index, policy, version=_version(policy, parsed, files))
@@ -73,7 +131,7 @@ def check_sources(sources: list[tuple[str, str]]) -> tuple[PolicySet | None, lis
 
 def _parse(name: str, text: str, problems: Problems) -> models.PolicyFile | None:
     try:
-        raw = yaml.load(text, Loader=PolicyYamlLoader)
+        raw = load_yaml(text)
     except yaml.YAMLError as error:
         problems.add(name, None, "", f"not valid YAML: {error}")
         return None

@@ -4,7 +4,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+MAX_CLOCKS = 16
+"""Most clocks in one policy."""
+
+MAX_TARGETS = 64
+"""Most targets in one clock (picking a target, and checking each against the earlier ones,
+takes time in their number)."""
+
 Scalar = StrictStr | StrictBool | StrictInt | StrictFloat
+DurationText = Annotated[StrictStr, Field(max_length=32)]
+"""``4h``, ``1d4h30m``, ``75%``, ``-30m``: short, so no number is too large to convert."""
 
 
 class Strict(BaseModel):
@@ -30,13 +39,13 @@ class Calendar(Strict):
     hours: Literal["24x7"] | dict[StrictStr, list[StrictStr]]
     holidays: Holidays | None = None
     overrides: dict[StrictStr, list[StrictStr]] = {}
-    business_day: StrictStr | None = None
+    business_day: DurationText | None = None
 
 
 class Target(Strict):
     match: MatchSpec = {}
-    breach_after: StrictStr
-    warn_at: list[StrictStr] = []
+    breach_after: DurationText
+    warn_at: list[DurationText] = []
     calendar: StrictStr | None = None
 
 
@@ -55,7 +64,7 @@ class Clock(Strict):
     pausable: StrictBool = True
     on_target_change: Literal["recompute", "restart"] = "recompute"
     on_reopen: Literal["resume", "new_cycle"] = "resume"
-    targets: Annotated[list[Target], Field(min_length=1)]
+    targets: Annotated[list[Target], Field(min_length=1, max_length=MAX_TARGETS)]
     start_on: list[EventCondition] = []
     stop_on: list[EventCondition] = []
 
@@ -73,7 +82,7 @@ class Policy(Strict):
     pause_statuses: list[StrictStr] = []
     resolved_statuses: list[StrictStr] = ["solved", "closed"]
     compliance: Compliance | None = None
-    clocks: Annotated[list[Clock], Field(min_length=1)]
+    clocks: Annotated[list[Clock], Field(min_length=1, max_length=MAX_CLOCKS)]
 
 
 class PolicyFileEntries(Strict):
