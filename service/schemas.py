@@ -281,8 +281,8 @@ INPUT_MODELS: dict[str, type[BaseModel]] = {
 """Input event type -> the model of ``input/<type>.json``."""
 
 _INPUT_NOTE = (
-    "JSON, UTF-8, at most 64 KiB (a limit this schema cannot state); one event per Kafka "
-    "message, key = ticket id. Unknown fields are ignored."
+    "JSON, UTF-8 (a leading byte-order mark is ignored), at most 64 KiB (a limit this schema "
+    "cannot state); one event per Kafka message, key = ticket id. Unknown fields are ignored."
 )
 
 # Field descriptions of the policy file shape, kept here: the models say what is accepted,
