@@ -54,6 +54,15 @@ MAX_TICKET_ATTRIBUTES_BYTES = 32 * 1024
 in bytes. Not enforced here: one event cannot know the ticket's other attributes; the engine
 enforces it with this constant. It holds any single event's attributes (twice over)."""
 
+MAX_DEAD_LETTER_BYTES = 256 * 1024
+"""The body of a dead letter is at most this many bytes (``service.worker.deadletter``): a
+quarter of Kafka's default 1 MB message limit, which the dead-letter topic has too."""
+MAX_DEAD_LETTER_REASON_CHARS = 4096
+"""Characters of the reason a dead letter keeps (decode's are far shorter; an exception's
+text may not be)."""
+MAX_DEAD_LETTER_KEY_CHARS = 1024
+"""Characters of the message key a dead letter's body keeps (its Kafka key is the original)."""
+
 INVALID_KINDS = (
     "not_json",
     "not_utf8",
