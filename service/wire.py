@@ -116,14 +116,15 @@ def parse_timestamp(text: str) -> Instant:
     found = _RFC3339.fullmatch(text)
     if not found:
         raise ValueError(
-            f"{text!r} is not an RFC 3339 timestamp with an offset (e.g. 2026-01-13T09:30:00Z)"
+            f"{_shown(text)} is not an RFC 3339 timestamp with an offset "
+            "(e.g. 2026-01-13T09:30:00Z)"
         )
     fraction = found.group(1) or ""
     normalized = text.replace(fraction, fraction[:7]) if len(fraction) > 7 else text
     instant = from_datetime(datetime.fromisoformat(normalized.replace("z", "Z")))
     if not EARLIEST <= instant < END:
         raise ValueError(
-            f"{text!r} is outside the supported range 1970-01-01T00:00:00Z (inclusive) to "
+            f"{_shown(text)} is outside the supported range 1970-01-01T00:00:00Z (inclusive) to "
             "2200-01-01T00:00:00Z (exclusive)"
         )
     return instant
