@@ -165,6 +165,9 @@ class Shard:
             self.outputs.append((event.occurred_at, event.tenant, event.ticket_id, count, body))
 
     def _failed(self, number: int, error: Exception) -> None:
+        """Report the line's internal error: its first only, so a line counts once."""
+        if self.summary.invalid and self.summary.invalid[-1][0] == number:
+            return
         text = str(error)
         if len(text) > _ERROR_CHARS:
             text = text[: _ERROR_CHARS - 3] + "..."

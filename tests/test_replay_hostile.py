@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,7 +169,14 @@ def test_an_sla_event_that_cannot_be_encoded_costs_no_other_ticket_its_output(
 ) -> None:
     path = clean_file(tmp_path)
     _, clean_out, _ = replay(path, 1, capsys)
-    victim = json.loads(GOOD[0])["ticket_id"]
+    # A ticket whose creation starts two clocks: its line yields two events that fail.
+    started = Counter(
+        (event["ticket_id"], event["occurred_at"])
+        for event in map(json.loads, clean_out.splitlines())
+        if event["type"] == "sla.started"
+    )
+    victim = next(ticket for (ticket, _), count in started.items() if count >= 2)
+    number = 1 + next(i for i, line in enumerate(GOOD) if json.loads(line)["ticket_id"] == victim)
     real = service.replay.encode_json
 
     def failing(event: SlaEvent, emitted_at: int) -> bytes:
@@ -181,7 +189,9 @@ def test_an_sla_event_that_cannot_be_encoded_costs_no_other_ticket_its_output(
     assert code == 1
     others = [line for line in clean_out.splitlines() if json.loads(line)["ticket_id"] != victim]
     assert out.splitlines() == others
-    assert "line 1: internal error: TypeError: Integer exceeds 64-bit range" in err
+    assert f"line {number}: internal error: TypeError: Integer exceeds 64-bit range" in err
+    numbers = re.findall(r"^line (\d+):", err, re.MULTILINE)
+    assert len(numbers) == len(set(numbers))  # a line is reported, and counted, once
     assert "Traceback" not in err
 
 
