@@ -51,8 +51,8 @@ MAX_ATTRIBUTES_BYTES = 16 * 1024
 """The ``attributes`` of one event as compact JSON (UTF-8), in bytes, at most."""
 MAX_TICKET_ATTRIBUTES_BYTES = 32 * 1024
 """The budget of a ticket's accumulated attributes (merged over its events) as compact JSON,
-in bytes. Not enforced here: one event cannot know the ticket's other attributes; the engine
-enforces it with this constant. It holds any single event's attributes (twice over)."""
+in bytes, for the engine to enforce: one event cannot know the ticket's other attributes, so
+``decode`` does not. It holds any single event's attributes twice over."""
 
 MAX_DEAD_LETTER_BYTES = 256 * 1024
 """The body of a dead letter is at most this many bytes (``service.worker.deadletter``): a
