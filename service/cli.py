@@ -8,7 +8,7 @@ from pathlib import Path
 
 from service.core.errors import InvalidPolicies
 from service.policyfile import check_directory, load_policies
-from service.replay import run_replay
+from service.replay import ReplayFailed, run_replay
 from service.report import ReportRequest, run_report
 from service.wire import parse_timestamp
 
@@ -95,9 +95,14 @@ def _replay(args: argparse.Namespace) -> int:
     except InvalidPolicies as error:
         print(error, file=sys.stderr)
         return 2
-    stream = sys.stdin if str(args.events) == "-" else args.events.open(encoding="utf-8")
-    with stream:
-        summary = run_replay(policies, stream, args.until, sys.stdout, sys.stderr, args.workers)
+    # Bytes: each line is decoded on its own, so one that is not UTF-8 is reported, not fatal.
+    stream = sys.stdin.buffer if str(args.events) == "-" else args.events.open("rb")
+    try:
+        with stream:
+            summary = run_replay(policies, stream, args.until, sys.stdout, sys.stderr, args.workers)
+    except ReplayFailed as error:
+        print(f"sla-timer replay: {error}", file=sys.stderr)
+        return 3
     print(summary.describe(), file=sys.stderr)
     return 1 if summary.invalid else 0
 

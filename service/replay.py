@@ -11,33 +11,48 @@ Output is ordered by ``occurred_at``, then tenant and ticket, then the order the
 produced a ticket's events in; ``emitted_at`` equals ``occurred_at``. Tickets are
 independent, so with several workers each forked process runs the engine for a share of
 the tickets, given every line's clock by the reader; the output is the same byte for byte.
+
+A bad line never costs another line's output: lines are read as bytes and decoded one by
+one (a line that is not UTF-8 is reported like any invalid line), and any exception while
+processing a line is reported as that line's "internal error". A worker process that dies
+ends the run with ``ReplayFailed`` naming it and how it ended, never a hang.
 """
 
 import gc
 import heapq
 import multiprocessing
+import signal
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import TextIO
 
 import orjson
 from tqdm import tqdm
 
 from service.core.engine import Engine
-from service.core.errors import InvalidEvent
+from service.core.errors import InvalidEvent, SlaTimerError
 from service.core.events import SlaEvent
 from service.core.instant import Instant, format_instant
 from service.core.policy import PolicySet
 from service.wire import decode, encode_json, parse_timestamp
 
-Line = tuple[int, str, Instant | None, Instant | None]
+Text = str | bytes
+"""A line as read: bytes from a file or stdin (decoded by ``decode``), or text."""
+Line = tuple[int, Text, Instant | None, Instant | None]
 """(line number, text, the clock before the line, the clock after reading it)"""
-Read = tuple[int, str, Instant | None, Instant | None, int]  # a Line and its ticket's hash
+Read = tuple[int, Text, Instant | None, Instant | None, int]  # a Line and its ticket's hash
 Output = tuple[Instant, str, str, int, str]  # sort key (occurred_at, tenant, ticket, n), JSON
 _BATCH = 2_000
+_BOM = "\ufeff"
+_ERROR_CHARS = 300  # of an exception's text in an "internal error" reason
+
+
+class ReplayFailed(SlaTimerError):
+    """The replay could not finish (a worker process died); no SLA events were written."""
 
 
 @dataclass
@@ -58,21 +73,22 @@ class ReplaySummary:
 
 def run_replay(
     policies: PolicySet,
-    lines: Iterable[str],
+    lines: Iterable[Text],
     until: Instant | None,
     out: TextIO,
     err: TextIO,
     workers: int = 1,
 ) -> ReplaySummary:
-    """Replay JSON lines; SLA events to ``out``, bad lines and the summary to ``err``."""
+    """Replay JSON lines; SLA events to ``out``, bad lines and the summary to ``err``.
+    ``ReplayFailed`` if a worker process dies."""
     with _no_cycle_collection():
         if workers <= 1:
             shard = Shard(policies)
-            clock = None
+            clock, number = None, 0
             for number, text, before, clock, _ in _clocked(lines, err):
                 shard.take(number, text, before, clock)
             final = _final_clock(clock, until, err)
-            summary, outputs = shard.finish(final)
+            summary, outputs = shard.finish(final, number)
             streams = [outputs]
         else:
             summary, streams = _run_forked(policies, lines, until, err, workers)
@@ -94,12 +110,19 @@ class Shard:
         self.outputs: list[Output] = []
         self.emitted: dict[tuple[str, str], int] = {}
 
-    def take(self, number: int, text: str, before: Instant | None, clock: Instant | None) -> None:
+    def take(self, number: int, text: Text, before: Instant | None, clock: Instant | None) -> None:
         """One line. Every ticket first sees the clock as it was before the line (in one
         process that already happened after the previous line; a worker catches up here),
-        so a late event finds exactly what a single process would have published."""
+        so a late event finds exactly what a single process would have published. Any
+        exception is this line's internal error; the run goes on."""
+        try:
+            self._take(number, text, before, clock)
+        except Exception as error:
+            self._failed(number, error)
+
+    def _take(self, number: int, text: Text, before: Instant | None, clock: Instant | None) -> None:
         if before is not None:
-            self._collect(self.engine.advance(before))
+            self._collect(number, self.engine.advance(before))
         try:
             event = decode(text)
         except InvalidEvent as error:
@@ -109,31 +132,50 @@ class Shard:
         # the event's own time stands in, the same way in every shard.
         now = clock if clock is not None else event.occurred_at
         self.summary.events += 1
-        self._collect(self.engine.receive(event, now))
-        self._collect(self.engine.advance(now))
+        self._collect(number, self.engine.receive(event, now))
+        self._collect(number, self.engine.advance(now))
 
-    def finish(self, clock: Instant | None) -> tuple[ReplaySummary, list[Output]]:
+    def finish(self, clock: Instant | None, last: int = 0) -> tuple[ReplaySummary, list[Output]]:
+        """Advance to the final clock (an exception is reported against ``last``, the
+        number of the last line read) and return the summary and sorted outputs."""
         if clock is not None:
-            self._collect(self.engine.advance(clock))
+            try:
+                self._collect(last, self.engine.advance(clock))
+            except Exception as error:
+                self._failed(last, error)
         self.outputs.sort()
         self.summary.tickets, self.summary.clock = len(self.engine.tickets), clock
         return self.summary, self.outputs
 
-    def _collect(self, events: list[SlaEvent]) -> None:
+    def _collect(self, number: int, events: list[SlaEvent]) -> None:
         if not events:
             return
         for event in events:
             key = (event.tenant, event.ticket_id)
             count = self.emitted.get(key, 0)
             self.emitted[key] = count + 1
-            # Kept as text: orjson's bytes carry a large spare allocation (about 8 KB each,
-            # measured with tracemalloc), which multiplied replay's peak memory fivefold.
-            body = encode_json(event, event.occurred_at).decode()
+            try:
+                # Kept as text: orjson's bytes carry a large spare allocation (about 8 KB
+                # each, measured with tracemalloc), which multiplied replay's peak memory
+                # fivefold.
+                body = encode_json(event, event.occurred_at).decode()
+            except Exception as error:  # this event only: the others of the call still count
+                self._failed(number, error)
+                continue
             self.outputs.append((event.occurred_at, event.tenant, event.ticket_id, count, body))
+
+    def _failed(self, number: int, error: Exception) -> None:
+        """Report the line's internal error: its first only, so a line counts once."""
+        if self.summary.invalid and self.summary.invalid[-1][0] == number:
+            return
+        text = str(error)
+        if len(text) > _ERROR_CHARS:
+            text = text[: _ERROR_CHARS - 3] + "..."
+        self.summary.invalid.append((number, f"internal error: {type(error).__name__}: {text}"))
 
 
 def _run_forked(
-    policies: PolicySet, lines: Iterable[str], until: Instant | None, err: TextIO, workers: int
+    policies: PolicySet, lines: Iterable[Text], until: Instant | None, err: TextIO, workers: int
 ) -> tuple[ReplaySummary, list[list[Output]]]:
     context = multiprocessing.get_context("fork")  # workers inherit the loaded policies
     pipes = [context.Pipe() for _ in range(workers)]
@@ -142,22 +184,19 @@ def _run_forked(
     ]
     for process in processes:
         process.start()
-    batches: list[list[Line]] = [[] for _ in range(workers)]
-    clock = None
-    for number, text, before, clock, ticket_hash in _clocked(lines, err):
-        shard = ticket_hash % workers
-        batches[shard].append((number, text, before, clock))
-        if len(batches[shard]) >= _BATCH:
-            pipes[shard][0].send(batches[shard])
-            batches[shard] = []
-    final = _final_clock(clock, until, err)
-    for (parent, _), batch in zip(pipes, batches, strict=True):
-        parent.send(batch)
-        parent.send(final)
-    results = [parent.recv() for parent, _ in pipes]
+    for _, child in pipes:  # the worker holds its end: when it dies, the pipe says so
+        child.close()
+    parents = [parent for parent, _ in pipes]
+    try:
+        results = _share(parents, processes, lines, until, err)
+    except BaseException:
+        for process in processes:
+            process.kill()
+            process.join()
+        raise
     for process in processes:
         process.join()
-    summary = ReplaySummary(clock=final)
+    summary = ReplaySummary(clock=results[0][0].clock)
     for part, _ in results:
         summary.events += part.events
         summary.tickets += part.tickets
@@ -166,16 +205,82 @@ def _run_forked(
     return summary, [outputs for _, outputs in results]
 
 
+def _share(
+    parents: list[Connection],
+    processes: Sequence[BaseProcess],
+    lines: Iterable[Text],
+    until: Instant | None,
+    err: TextIO,
+) -> list[tuple[ReplaySummary, list[Output]]]:
+    """Send each worker its lines, then the final clock and the last line's number, and
+    collect the results; ``ReplayFailed`` as soon as a worker is found dead."""
+    workers = len(parents)
+    batches: list[list[Line]] = [[] for _ in range(workers)]
+    clock, number = None, 0
+
+    def send(shard: int, message: object) -> None:
+        try:
+            parents[shard].send(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
+            raise _died(shard, processes) from None
+
+    for number, text, before, clock, ticket_hash in _clocked(lines, err):
+        shard = ticket_hash % workers
+        batches[shard].append((number, text, before, clock))
+        if len(batches[shard]) >= _BATCH:
+            send(shard, batches[shard])
+            batches[shard] = []
+    final = _final_clock(clock, until, err)
+    for shard, batch in enumerate(batches):
+        send(shard, batch)
+        send(shard, (final, number))
+    results: dict[int, tuple[ReplaySummary, list[Output]]] = {}
+    ends = {id(parent): shard for shard, parent in enumerate(parents)}
+    ends |= {process.sentinel: shard for shard, process in enumerate(processes)}
+    while len(results) < workers:
+        waiting: list[Connection | int] = [p for i, p in enumerate(parents) if i not in results]
+        waiting += [p.sentinel for i, p in enumerate(processes) if i not in results]
+        for ready in wait(waiting):
+            shard = ends[ready if isinstance(ready, int) else id(ready)]
+            if shard in results:
+                continue
+            # A worker that exited has either sent its whole result or died without it.
+            if ready is not parents[shard] and not parents[shard].poll():
+                raise _died(shard, processes)
+            try:
+                results[shard] = parents[shard].recv()
+            except (EOFError, OSError):
+                raise _died(shard, processes) from None
+    return [results[shard] for shard in range(workers)]
+
+
+def _died(shard: int, processes: Sequence[BaseProcess]) -> ReplayFailed:
+    process = processes[shard]
+    process.join(timeout=5)
+    code = process.exitcode
+    if code is None:
+        how = "stopped answering"
+    elif code < 0:
+        how = f"was killed by signal {signal.Signals(-code).name}"
+    else:
+        how = f"exited with status {code}"
+    return ReplayFailed(
+        f"replay worker {shard + 1} of {len(processes)} (pid {process.pid}) {how} before "
+        "finishing; no SLA events were written"
+    )
+
+
 def _worker(policies: PolicySet, pipe: Connection) -> None:
     gc.disable()
     shard = Shard(policies)
     while isinstance(batch := pipe.recv(), list):
         for number, text, before, clock in batch:
             shard.take(number, text, before, clock)
-    pipe.send(shard.finish(batch))
+    final, last = batch
+    pipe.send(shard.finish(final, last))
 
 
-def _clocked(lines: Iterable[str], err: TextIO) -> Iterator[Read]:
+def _clocked(lines: Iterable[Text], err: TextIO) -> Iterator[Read]:
     """Non-blank lines with their numbers, the clock after reading each, and a hash of the
     ticket (0 for a line too broken to name one: its shard reports it)."""
     clock: Instant | None = None
@@ -190,12 +295,17 @@ def _clocked(lines: Iterable[str], err: TextIO) -> Iterator[Read]:
         yield number, text, before, clock, ticket_hash
 
 
-def _peek(text: str) -> tuple[Instant | None, int]:
-    """The line's occurred_at, if valid, and its ticket's hash; the shard validates the rest."""
+def _peek(text: Text) -> tuple[Instant | None, int]:
+    """The line's occurred_at, if valid, and its ticket's hash; the shard validates the rest.
+    A byte-order mark is skipped as ``decode`` skips it, so the line goes to its ticket's
+    shard and moves the clock."""
     try:
-        raw = orjson.loads(text)
+        if isinstance(text, bytes):
+            raw = orjson.loads(text[3:] if text.startswith(b"\xef\xbb\xbf") else text)
+        else:
+            raw = orjson.loads(text[1:] if text.startswith(_BOM) else text)
         value, ticket = raw.get("occurred_at"), raw.get("ticket_id")
-    except (orjson.JSONDecodeError, AttributeError):
+    except (orjson.JSONDecodeError, AttributeError):  # not JSON, not UTF-8, not an object
         return None, 0
     ticket_hash = zlib.crc32(f"{raw.get('tenant', 'default')}\x1f{ticket}".encode())
     try:

@@ -24,9 +24,13 @@ from pydantic import (
     StrictStr,
     TypeAdapter,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from service.policyfile.models import PolicyFile
 from service.wire import (
+    MAX_DEAD_LETTER_BYTES,
+    MAX_DEAD_LETTER_KEY_CHARS,
+    MAX_DEAD_LETTER_REASON_CHARS,
     AgentReply,
     AttributeChange,
     AttributeValue,
@@ -231,6 +235,11 @@ class SlaEventWire(
 # -- dead letters -------------------------------------------------------------------------
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """An optional field that is absent, not null, when unset: no ``default: null``."""
+    schema.pop("default", None)
+
+
 class DeadLetterWire(BaseModel):
     """An invalid input message (or one whose processing failed) on the dead-letter topic
     ticket-events-dlq, keyed by the input message's key."""
@@ -243,7 +252,8 @@ class DeadLetterWire(BaseModel):
             min_length=1,
             description=(
                 "What is wrong, e.g. \"occurred_at: '2026-01-13T09:30:00' is not an RFC 3339 "
-                'timestamp with an offset ...", or "internal error: <exception>".'
+                'timestamp with an offset ...", or "internal error: <exception>"; at most '
+                f"{MAX_DEAD_LETTER_REASON_CHARS} characters (cut with ...)."
             ),
         ),
     ]
@@ -252,7 +262,7 @@ class DeadLetterWire(BaseModel):
         Field(
             description=(
                 "The message value as text (UTF-8; undecodable bytes as U+FFFD); empty for a "
-                "tombstone."
+                "tombstone; with `truncated`, the longest prefix that fits."
             )
         ),
     ]
@@ -261,11 +271,42 @@ class DeadLetterWire(BaseModel):
     offset: Annotated[StrictInt, Field(ge=0, description="The message's offset there.")]
     key: Annotated[
         StrictStr | None,
-        Field(description="The message key as text (undecodable bytes as U+FFFD); null if none."),
+        Field(
+            description=(
+                "The message key as text (undecodable bytes as U+FFFD), at most "
+                f"{MAX_DEAD_LETTER_KEY_CHARS} characters (cut with ...); null if none."
+            )
+        ),
     ]
     failed_at: Annotated[
         UtcTimestamp, Field(description="Wall clock when it was dead-lettered, RFC 3339 UTC.")
     ]
+    # Present only when the body would pass MAX_DEAD_LETTER_BYTES with the whole message
+    # (service.worker.deadletter builds the body); absent, never null, otherwise.
+    truncated: Annotated[
+        Literal[True] | SkipJsonSchema[None],
+        Field(
+            description=(
+                f"Present (true) only when the body would have passed {MAX_DEAD_LETTER_BYTES} "
+                "bytes: `original` is then the longest prefix of the text that fits."
+            ),
+            json_schema_extra=_no_default,
+        ),
+    ] = None
+    original_bytes: Annotated[
+        Annotated[StrictInt, Field(ge=0)] | SkipJsonSchema[None],
+        Field(
+            description="With `truncated`: the size of the whole message value, in bytes.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None
+    original_sha256: Annotated[
+        Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | SkipJsonSchema[None],
+        Field(
+            description="With `truncated`: the SHA-256 of the whole message value, hex.",
+            json_schema_extra=_no_default,
+        ),
+    ] = None
 
 
 # -- the files ------------------------------------------------------------------------------
@@ -281,8 +322,8 @@ INPUT_MODELS: dict[str, type[BaseModel]] = {
 """Input event type -> the model of ``input/<type>.json``."""
 
 _INPUT_NOTE = (
-    "JSON, UTF-8, at most 64 KiB (a limit this schema cannot state); one event per Kafka "
-    "message, key = ticket id. Unknown fields are ignored."
+    "JSON, UTF-8 (a leading byte-order mark is ignored), at most 64 KiB (a limit this schema "
+    "cannot state); one event per Kafka message, key = ticket id. Unknown fields are ignored."
 )
 
 # Field descriptions of the policy file shape, kept here: the models say what is accepted,

@@ -4,6 +4,7 @@ Every variable is listed in ``VARIABLES`` with its default and meaning; the READ
 is this list. Problems are reported together, naming the variable and the valid values.
 """
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SLA_POLICY_DIR": ("deploy/policies", "directory of policy files"),
     "SLA_INPUT_TOPICS": ("ticket-events", "input topics, comma-separated, keyed by ticket id"),
     "SLA_OUTPUT_PREFIX": ("", "prefix of the output, dead-letter and internal topic names"),
-    "SLA_DATA_DIR": (".local/worker", "local state: the RocksDB tables"),
+    "SLA_DATA_DIR": (
+        ".local/worker",
+        "local state: the RocksDB tables; created at start with its parents if missing "
+        "(refused if it cannot be)",
+    ),
     "SLA_WEB_HOST": ("127.0.0.1", "address the HTTP server binds"),
     "SLA_WEB_PORT": ("6066", "HTTP port: tickets, health, readiness, metrics"),
     "SLA_GRACE": ("0s", "late-data grace: warnings and breaches wait this long past their instant"),
@@ -86,6 +91,16 @@ class Settings:
     def store_url(self) -> str:
         return "rocksdb://" if self.store == "rocksdb" else "memory://"
 
+    def create_data_dir(self) -> None:
+        """Create ``data_dir`` and its parents if missing (Faust creates only the last part);
+        ``SlaTimerError`` if that fails after all (``from_env`` checked that it can)."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SlaTimerError(
+                f"SLA_DATA_DIR={str(self.data_dir)!r}: cannot create it: {error.strerror}"
+            ) from None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
         """Settings from the environment; ``SlaTimerError`` lists every problem."""
@@ -122,6 +137,9 @@ class Settings:
             problems.append("SLA_INPUT_TOPICS is empty: name at least one topic")
         if value["SLA_STORE"] not in ("rocksdb", "memory"):
             problems.append(f"SLA_STORE={value['SLA_STORE']!r}: use rocksdb or memory")
+        data_dir_problem = _data_dir_problem(value["SLA_DATA_DIR"])
+        if data_dir_problem:
+            problems.append(f"SLA_DATA_DIR={value['SLA_DATA_DIR']!r}: {data_dir_problem}")
         if not value["SLA_KAFKA_BROKERS"].strip():
             problems.append("SLA_KAFKA_BROKERS is empty: use host:port[,host:port]")
         tick = value["SLA_TICK"].strip()
@@ -150,6 +168,25 @@ class Settings:
                 "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
             )
         return settings
+
+
+def _data_dir_problem(text: str) -> str | None:
+    """Why ``text`` cannot be, or be created as, a writable directory; None if it can."""
+    if not text.strip():
+        return "empty: name a directory"
+    path = Path(text)
+    if path.exists():
+        if not path.is_dir():
+            return "exists and is not a directory"
+        return None if os.access(path, os.W_OK | os.X_OK) else "is not writable"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {parent} is not writable"
+    return None
 
 
 def _is_float(text: str) -> bool:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import faust
-import orjson
 from aiokafka import AIOKafkaProducer
 from faust import Stream
 from faust.types import TP, EventT, StoreT, StreamT
@@ -24,7 +23,7 @@ from faust.types import TP, EventT, StoreT, StreamT
 from service.core.due import DueHeap
 from service.core.errors import InvalidEvent
 from service.core.events import SlaEvent, SlaEventType
-from service.core.instant import Instant, format_instant
+from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
 from service.settings import Settings
@@ -32,6 +31,7 @@ from service.wire import decode, encode_json
 from service.worker import state
 from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
 from service.worker.compliance import LiveCompliance
+from service.worker.deadletter import dead_letter_body
 from service.worker.http import register_views
 from service.worker.metrics import Metrics
 from service.worker.outbox import Outbox
@@ -327,16 +327,10 @@ class SlaWorker:
         message = event.message
         value = message.value if isinstance(message.value, bytes) else b""
         key = message.key if isinstance(message.key, bytes) else None
-        body = {
-            "reason": reason,
-            "original": value.decode("utf-8", errors="replace"),
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "key": key.decode("utf-8", errors="replace") if key is not None else None,
-            "failed_at": format_instant(now),
-        }
-        return key, orjson.dumps(body)
+        body = dead_letter_body(
+            value, key, reason, message.topic, message.partition, message.offset, now
+        )
+        return key, body
 
     # -- timers -------------------------------------------------------------------------
 

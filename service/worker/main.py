@@ -20,6 +20,7 @@ def run_worker(env: Mapping[str, str], loglevel: str) -> int:
     try:
         settings = Settings.from_env(env)
         policies = load_policies(settings.policy_dir)
+        settings.create_data_dir()  # Faust would create only its last part
         created = asyncio.run(ensure_topics(settings.brokers, topic_plan(settings)))
     except SlaTimerError as error:
         print(f"sla-timer worker: {error}", file=sys.stderr)

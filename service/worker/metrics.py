@@ -4,6 +4,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from service.core.events import EventType, SlaEventType
 from service.core.policy import PolicySet
+from service.wire import INVALID_KINDS
 
 LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -12,7 +13,7 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 # The kinds of InvalidEvent (service.wire) and the worker's own; a label set is exported at 0
 # from the start, so rate() and increase() see the first increment.
-INVALID_REASONS = ("not_json", "schema", "unknown_type", "timestamp", "too_large", "internal_error")
+INVALID_REASONS = (*INVALID_KINDS, "internal_error")
 _ALERTS = (SlaEventType.WARNING, SlaEventType.BREACH)
 
 
