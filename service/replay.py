@@ -131,8 +131,13 @@ class Shard:
         # The reader reads times with a stricter parser; should it not have read this one,
         # the event's own time stands in, the same way in every shard.
         now = clock if clock is not None else event.occurred_at
-        self.summary.events += 1
-        self._collect(number, self.engine.receive(event, now))
+        try:
+            out = self.engine.receive(event, now)
+        except InvalidEvent as error:  # too late, no ticket, attributes (SPEC §8)
+            self.summary.invalid.append((number, error.reason))
+        else:
+            self.summary.events += 1
+            self._collect(number, out)
         self._collect(number, self.engine.advance(now))
 
     def finish(self, clock: Instant | None, last: int = 0) -> tuple[ReplaySummary, list[Output]]:

@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 from service.core.errors import InvalidEvent
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
 from service.core.instant import Instant, from_datetime, to_datetime, to_seconds
+from service.core.ticket import MAX_ATTRIBUTES_BYTES as TICKET_ATTRIBUTES_BYTES
 
 MAX_EVENT_BYTES = 64 * 1024
 """A message (a Kafka value, a replay line) over this many bytes is refused unread."""
@@ -49,10 +50,11 @@ MAX_ATTRIBUTE_TEXT_CHARS = 4096
 """Characters in a text attribute value."""
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 """The ``attributes`` of one event as compact JSON (UTF-8), in bytes, at most."""
-MAX_TICKET_ATTRIBUTES_BYTES = 32 * 1024
+MAX_TICKET_ATTRIBUTES_BYTES = TICKET_ATTRIBUTES_BYTES
 """The budget of a ticket's accumulated attributes (merged over its events) as compact JSON,
-in bytes, for the engine to enforce: one event cannot know the ticket's other attributes, so
-``decode`` does not. It holds any single event's attributes twice over."""
+in bytes, enforced by the engine (``service.core.ticket``): one event cannot know the
+ticket's other attributes, so ``decode`` does not. It holds any single event's attributes
+twice over."""
 
 MAX_DEAD_LETTER_BYTES = 256 * 1024
 """The body of a dead letter is at most this many bytes (``service.worker.deadletter``): a

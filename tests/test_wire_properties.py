@@ -24,6 +24,7 @@ from service.core.instant import DAY, Instant, from_datetime
 from service.core.policy import PolicySet
 from service.policyfile import load_policies, load_policy_text
 from service.wire import EARLIEST, END, decode, encode_json
+from service.worker import state
 
 ROOT = Path(__file__).parents[1]
 EVERY_CLOCK = """
@@ -180,7 +181,10 @@ def test_whatever_decodes_runs_through_the_engine_and_encodes(history: list[str 
             if event is None:
                 continue
             clock = event.occurred_at if clock is None else max(clock, event.occurred_at)
-            outputs += engine.receive(event, clock)
+            try:
+                outputs += engine.receive(event, clock)
+            except InvalidEvent as refused:  # a ticket's own limits (SPEC §8), never a crash
+                assert refused.kind in ("too_late", "no_ticket", "attributes")
             outputs += engine.advance(clock)
         if clock is not None:
             clock += 400 * DAY  # past every deadline and warning of these policies
@@ -188,6 +192,9 @@ def test_whatever_decodes_runs_through_the_engine_and_encodes(history: list[str 
         for sla_event in outputs:
             body = orjson.loads(encode_json(sla_event, clock or sla_event.occurred_at))
             assert body["ticket_id"] == sla_event.ticket_id
+        for ticket in engine.tickets.values():  # and the worker can store and read it back
+            back = state.load(state.dump(ticket, 0), policies)
+            assert back is not None and back.restore(clock or 0) == []
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

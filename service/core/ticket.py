@@ -27,6 +27,7 @@ and for a cycle that can still change, its few events that decide its outcome
 ``HELD_EVENTS`` events (more are refused as ``no_ticket``).
 """
 
+import json
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
@@ -64,8 +65,8 @@ HELD_EVENTS = 64
 """Events held for a ticket whose ``ticket_created`` has not come (SPEC §2, §8)."""
 FOLDED_IDS = 64
 """Ids of events folded into the snapshot kept to drop their duplicates silently."""
-MAX_ATTRIBUTES_SIZE = 32 * 1024
-"""A ticket's attributes together, as the length of their names and values in text."""
+MAX_ATTRIBUTES_BYTES = 32 * 1024
+"""A ticket's attributes together, as compact JSON in UTF-8 (SPEC §2)."""
 _UTC = ZoneInfo("UTC")
 _OUTCOME_TYPES = frozenset(
     {SlaEventType.MET, SlaEventType.BREACH, SlaEventType.STOPPED, SlaEventType.CANCELLED}
@@ -161,10 +162,10 @@ class Ticket:
         if event.attributes:
             current = self.clocks.attributes if self.clocks is not None else {}
             size = _attributes_size({**current, **event.attributes})
-            if size > MAX_ATTRIBUTES_SIZE:
+            if size > MAX_ATTRIBUTES_BYTES:
                 raise InvalidEvent(
-                    f"attributes too large: the ticket's attributes would take {size} "
-                    f"characters (limit {MAX_ATTRIBUTES_SIZE}); the ticket keeps its old ones",
+                    f"attributes too large: the ticket's attributes would take {size} bytes "
+                    f"as JSON (limit {MAX_ATTRIBUTES_BYTES}); the ticket keeps its old ones",
                     "attributes",
                 )
 
@@ -419,4 +420,5 @@ def _deciding(events: list[SlaEvent]) -> list[SlaEvent]:
 
 
 def _attributes_size(attributes: Mapping[str, Scalar]) -> int:
-    return sum(len(name) + len(str(value)) for name, value in attributes.items())
+    text = json.dumps(attributes, separators=(",", ":"), ensure_ascii=False)
+    return len(text.encode())

@@ -31,7 +31,7 @@ from service.wire import decode, encode_json
 from service.worker import state
 from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
 from service.worker.compliance import LiveCompliance
-from service.worker.deadletter import dead_letter_body
+from service.worker.deadletter import dead_letter_body, held_dead_letter
 from service.worker.http import register_views
 from service.worker.metrics import Metrics
 from service.worker.outbox import Outbox
@@ -222,7 +222,7 @@ class SlaWorker:
             for held in ticket.expire_held():
                 self.metrics.invalid.labels("no_ticket").inc()
                 reason = "no ticket: its ticket_created did not come within SLA_HOLD"
-                work.dead.append((key.encode(), state.dead_held(held, reason, self.clock())))
+                work.dead.append((key.encode(), held_dead_letter(held, reason, self.clock())))
         work.dirty.pop(key, None)
         work.forgotten.append((key, partition))
 

@@ -11,12 +11,14 @@ import hashlib
 
 import orjson
 
+from service.core.events import TicketEvent
 from service.core.instant import Instant, format_instant
 from service.wire import (
     MAX_DEAD_LETTER_BYTES,
     MAX_DEAD_LETTER_KEY_CHARS,
     MAX_DEAD_LETTER_REASON_CHARS,
 )
+from service.worker.state import dump_event
 
 
 def dead_letter_body(
@@ -75,3 +77,26 @@ def _longest_prefix(text: str, room: int) -> str:
         else:
             high = middle - 1
     return text[:low]
+
+
+def held_dead_letter(event: TicketEvent, reason: str, now: Instant) -> bytes:
+    """The dead letter of an event held for a ticket never created: the event as JSON
+    (its original bytes are not kept), with the fields every dead letter has."""
+    original = {
+        "event_id": event.event_id,
+        "ticket_id": event.ticket_id,
+        "tenant": event.tenant,
+        "occurred_at": format_instant(event.occurred_at),
+        **dump_event(event),
+    }
+    del original["id"]
+    body = {
+        "reason": reason,
+        "original": orjson.dumps(original).decode(),
+        "topic": None,
+        "partition": None,
+        "offset": None,
+        "key": event.ticket_id,
+        "failed_at": format_instant(now),
+    }
+    return orjson.dumps(body)

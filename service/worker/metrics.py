@@ -13,7 +13,8 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 # The kinds of InvalidEvent (service.wire) and the worker's own; a label set is exported at 0
 # from the start, so rate() and increase() see the first increment.
-INVALID_REASONS = (*INVALID_KINDS, "internal_error")
+# What decode refuses, what a ticket refuses (SPEC §8), and anything unexpected.
+INVALID_REASONS = (*INVALID_KINDS, "too_late", "no_ticket", "attributes", "internal_error")
 _ALERTS = (SlaEventType.WARNING, SlaEventType.BREACH)
 
 

@@ -23,7 +23,7 @@ from service.core.clocks import TicketClocks
 from service.core.compliance import Outcome
 from service.core.cycle import Cycle
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
-from service.core.instant import Instant, format_instant
+from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
 
@@ -108,7 +108,7 @@ class LogJson:
         entries = ticket.log
         if count < len(entries):
             more = b",".join(
-                orjson.dumps([at, seq, _dump_event(event)]) for at, seq, event in entries[count:]
+                orjson.dumps([at, seq, dump_event(event)]) for at, seq, event in entries[count:]
             )
             text = text + b"," + more if text else more
             self._done[key] = (ticket.trims, len(entries), text)
@@ -234,7 +234,7 @@ def _load_cycle(row: list[Any], policies: PolicySet) -> Cycle | None:
     return cycle
 
 
-def _dump_event(event: TicketEvent) -> dict[str, Any]:
+def dump_event(event: TicketEvent) -> dict[str, Any]:
     fields: dict[str, Any] = {"id": event.event_id, "type": event.type.value}
     if event.attributes:
         fields["attributes"] = dict(event.attributes)
@@ -319,26 +319,3 @@ def _load_published(fields: list[Any], tenant: str, ticket_id: str) -> SlaEvent:
         threshold=named["threshold"],
         caused_by=named["caused_by"],
     )
-
-
-def dead_held(event: TicketEvent, reason: str, now: Instant) -> bytes:
-    """The dead letter of an event held for a ticket never created: the event as JSON
-    (its original bytes are not kept), with the fields every dead letter has."""
-    original = {
-        "event_id": event.event_id,
-        "ticket_id": event.ticket_id,
-        "tenant": event.tenant,
-        "occurred_at": format_instant(event.occurred_at),
-        **_dump_event(event),
-    }
-    del original["id"]
-    body = {
-        "reason": reason,
-        "original": orjson.dumps(original).decode(),
-        "topic": None,
-        "partition": None,
-        "offset": None,
-        "key": event.ticket_id,
-        "failed_at": format_instant(now),
-    }
-    return orjson.dumps(body)

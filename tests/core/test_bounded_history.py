@@ -18,7 +18,7 @@ from service.core.errors import InvalidEvent
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
 from service.core.instant import MINUTE, Instant
 from service.core.policy import PolicySet
-from service.core.ticket import HELD_EVENTS, MAX_ATTRIBUTES_SIZE, Ticket
+from service.core.ticket import HELD_EVENTS, MAX_ATTRIBUTES_BYTES, Ticket
 
 from .streams import assert_consistent_ids, net
 from .test_arrival_order import EVERY_OPTION, SEEDS, START, Delivery, deliveries
@@ -143,7 +143,7 @@ def test_attributes_past_the_ticket_budget_are_refused_and_the_old_ones_kept() -
     ticket = Ticket(SEEDS, "westock", "T")
     created = _replies(0)[0]
     ticket.receive(created, created.occurred_at)
-    half = "x" * (MAX_ATTRIBUTES_SIZE // 2)
+    half = "x" * (MAX_ATTRIBUTES_BYTES // 2)
     first = TicketEvent(
         "a1", EventType.ATTRIBUTE_CHANGE, "T", START + MINUTE, "westock", {"a": half}
     )
