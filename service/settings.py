@@ -28,6 +28,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "10s",
         "Kafka consumer session: how soon a dead worker's partitions move",
     ),
+    "SLA_STALL_TIMEOUT": (
+        "30s",
+        "/readyz answers 503 when no batch completed this long with input waiting, or a "
+        "batch's sends waited on Kafka this long",
+    ),
 }
 
 
@@ -46,6 +51,7 @@ class Settings:
     store: str
     tick_seconds: float
     session_timeout: int  # microseconds
+    stall_timeout: int  # microseconds
 
     def topic(self, name: str) -> str:
         return f"{self.output_prefix}{name}"
@@ -129,6 +135,7 @@ class Settings:
             store=value["SLA_STORE"],
             tick_seconds=tick_seconds,
             session_timeout=seconds("SLA_SESSION_TIMEOUT", allow_zero=False),
+            stall_timeout=seconds("SLA_STALL_TIMEOUT", allow_zero=False),
         )
         if problems:
             raise SlaTimerError(

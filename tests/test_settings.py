@@ -38,3 +38,11 @@ def test_every_problem_is_reported_at_once() -> None:
 @pytest.mark.parametrize("name", sorted(VARIABLES))
 def test_every_variable_is_in_the_readme(name: str) -> None:
     assert f"`{name}`" in README
+
+
+def test_the_stall_timeout_is_a_positive_duration() -> None:
+    assert Settings.from_env({}).stall_timeout == 30_000_000
+    assert Settings.from_env({"SLA_STALL_TIMEOUT": "3s"}).stall_timeout == 3_000_000
+    for bad in ("0s", "soon", "2d"):
+        with pytest.raises(SlaTimerError, match="SLA_STALL_TIMEOUT"):
+            Settings.from_env({"SLA_STALL_TIMEOUT": bad})

@@ -10,9 +10,13 @@ PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
-# The kinds of InvalidEvent (service.wire) and the worker's own; a label set is exported at 0
-# from the start, so rate() and increase() see the first increment.
-INVALID_REASONS = ("not_json", "schema", "unknown_type", "timestamp", "too_large", "internal_error")
+# The kinds of InvalidEvent (service.wire) and the worker's own (refused: a record Kafka
+# refused for good, dead-lettered; dead_letter_refused: its dead letter refused too, dropped);
+# a label set is exported at 0 from the start, so rate() and increase() see the first increment.
+INVALID_REASONS = (
+    *("not_json", "schema", "unknown_type", "timestamp", "too_large", "internal_error"),
+    *("refused", "dead_letter_refused"),
+)
 _ALERTS = (SlaEventType.WARNING, SlaEventType.BREACH)
 
 
