@@ -42,6 +42,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "1d",
         "events of a ticket whose ticket_created has not come wait this long past their time",
     ),
+    "SLA_STALL_TIMEOUT": (
+        "30s",
+        "/readyz answers 503 when no batch completed this long with input waiting, or a "
+        "batch's sends waited on Kafka this long",
+    ),
 }
 
 
@@ -60,6 +65,7 @@ class Settings:
     store: str
     tick_seconds: float
     session_timeout: int  # microseconds
+    stall_timeout: int  # microseconds
     retention: int = 35 * DAY  # microseconds
     hold: int = DAY  # microseconds
 
@@ -160,6 +166,7 @@ class Settings:
             store=value["SLA_STORE"],
             tick_seconds=tick_seconds,
             session_timeout=seconds("SLA_SESSION_TIMEOUT", allow_zero=False),
+            stall_timeout=seconds("SLA_STALL_TIMEOUT", allow_zero=False),
             retention=seconds("SLA_RETENTION", allow_zero=False),
             hold=seconds("SLA_HOLD", allow_zero=True),
         )

@@ -90,3 +90,11 @@ def test_the_worker_creates_a_missing_data_dir_with_its_parents_at_start(
     assert run_worker(env, "info") == 2
     assert "no broker in this test" in capsys.readouterr().err
     assert data_dir.is_dir()
+
+
+def test_the_stall_timeout_is_a_positive_duration() -> None:
+    assert Settings.from_env({}).stall_timeout == 30_000_000
+    assert Settings.from_env({"SLA_STALL_TIMEOUT": "3s"}).stall_timeout == 3_000_000
+    for bad in ("0s", "soon", "-3s"):
+        with pytest.raises(SlaTimerError, match="SLA_STALL_TIMEOUT"):
+            Settings.from_env({"SLA_STALL_TIMEOUT": bad})

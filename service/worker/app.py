@@ -31,10 +31,11 @@ from service.wire import decode, encode_json
 from service.worker import state
 from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
 from service.worker.compliance import LiveCompliance
-from service.worker.deadletter import dead_letter_body, held_dead_letter
+from service.worker.deadletter import dead_letter_body, held_dead_letter, refused_dead_letter
 from service.worker.http import register_views
 from service.worker.metrics import Metrics
-from service.worker.outbox import Outbox
+from service.worker.outbox import Flushed, FlushStopped, Outbox, ProducerSlot, Refused
+from service.worker.progress import Progress
 
 log = logging.getLogger(__name__)
 _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
@@ -64,7 +65,9 @@ class SlaWorker:
         self._commanded: set[int] = set()  # partitions with a due command on its way
         self._read: dict[TP, int] = {}  # last input offset processed, for the lag gauge
         self._next_gauge = 0.0
-        self._batch_producer: AIOKafkaProducer | None = None
+        self._producers = ProducerSlot(self._new_producer)
+        self.stopping = False  # set on SIGTERM (main): a flush waiting on Kafka gives up
+        self.progress = Progress(settings.stall_timeout / 1e6, settings.input_topics)
         self._log_json = state.LogJson()  # of the tickets in memory
         self._compliance_changed = False
         self.app = self._app()
@@ -82,6 +85,7 @@ class SlaWorker:
         self.due = self.app.topic(settings.due_topic, **raw)
         self.app.agent(self.source, name="tickets")(self._consume)
         self.app.timer(settings.tick_seconds)(self._tick)
+        self.app.timer(1.0)(self._check_progress)
         self.app.on_partitions_revoked.connect(self._on_revoked)
         self.app.on_before_shutdown.connect(self._stop_producer)
         register_views(self)
@@ -114,7 +118,12 @@ class SlaWorker:
         # offsets are committed after the batch's table writes and outputs were acked.
         async for batch in cast(Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN):
             started = time.perf_counter()
-            await self._process(batch)
+            try:
+                await self._process(batch)
+            except FlushStopped:  # stopping: the batch stays unacked, the agent ends
+                log.warning("stopping with a batch of %d messages not delivered", len(batch))
+                return
+            self.progress.batch_done(batch)
             self.metrics.processing.observe(time.perf_counter() - started)
             self.metrics.batch_size.observe(len(batch))
 
@@ -250,17 +259,18 @@ class SlaWorker:
 
     async def _deliver(self, work: "_Batch", now: Instant) -> None:
         """Send the batch's outputs and changelog records, wait for every ack, then write
-        the local store; a failed send is retried, so the batch is never acked half done."""
+        the local store. A send that may succeed later is retried, so the batch is never
+        acked half done; a record Kafka refuses for good becomes a dead letter instead."""
         outbox = Outbox()
+        events: dict[int, SlaEvent] = {}  # outbox serial -> the SLA event it carries
         for sla_event in work.out:
             body = encode_json(sla_event, now)
             ticket_id = sla_event.ticket_id.encode()
-            outbox.add(self.settings.events_topic, ticket_id, body)
+            events[outbox.add(self.settings.events_topic, ticket_id, body)] = sla_event
             if sla_event.type is SlaEventType.WARNING:
-                outbox.add(self.settings.warnings_topic, ticket_id, body)
+                events[outbox.add(self.settings.warnings_topic, ticket_id, body)] = sla_event
             elif sla_event.type is SlaEventType.BREACH:
-                outbox.add(self.settings.breaches_topic, ticket_id, body)
-            self._count(sla_event, now)
+                events[outbox.add(self.settings.breaches_topic, ticket_id, body)] = sla_event
         for raw_key, body in work.dead:
             outbox.add(self.settings.dead_letter_topic, raw_key, body)
         # Only a published event can change what a ticket counts for (core.compliance).
@@ -269,51 +279,90 @@ class SlaWorker:
             self.compliance.update(self.tickets, touched)
             self._compliance_changed = True
         changelog = self.table.changelog_topic.get_topic_name()
-        values: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        values: dict[int, tuple[int, bytes, bytes | None]] = {}  # serial -> partition, key, value
         for key, partition in work.dirty.items():
             ticket = self.tickets.get(key)
             if ticket is not None:
                 outcomes = self.compliance.by_ticket.get(key, ())
                 forget_at = work.forget_at.get(key)
                 value = state.dump(ticket, partition, outcomes, self._log_json, forget_at)
-                outbox.add(changelog, key.encode(), value, partition)
-                values.setdefault(partition, []).append((key.encode(), value))
+                serial = outbox.add(changelog, key.encode(), value, partition)
+                values[serial] = (partition, key.encode(), value)
         for key, partition in work.forgotten:  # a tombstone: compaction drops the ticket
-            outbox.add(changelog, key.encode(), None, partition)
-            values.setdefault(partition, []).append((key.encode(), None))
+            serial = outbox.add(changelog, key.encode(), None, partition)
+            values[serial] = (partition, key.encode(), None)
         if not len(outbox):
             return
-        last_offsets = await outbox.flush(await self._producer())
+        flushed = await self._flush(outbox)
+        refused = {r.serial for r in flushed.refused}
+        for sla_event in {id(e): e for s, e in events.items() if s not in refused}.values():
+            self._count(sla_event, now)
+        if flushed.refused:
+            await self._contain(flushed.refused, now)
         # What Faust does for a standby replica: the values with their changelog offsets,
-        # one write per partition, once the changelog has them.
+        # once the changelog has them. A refused value was not stored: the store keeps the
+        # ticket's previous value, as the changelog does.
         apply_to_store(
             cast(StoreT[bytes, bytes], self.table.data),
             (
-                ChangelogRecord(TP(changelog, p), last_offsets[(changelog, p)] - n, key, value)
-                for p, pairs in values.items()
-                for n, (key, value) in enumerate(reversed(pairs))
+                ChangelogRecord(TP(changelog, p), flushed.offsets[serial], key, value)
+                for serial, (p, key, value) in values.items()
+                if serial in flushed.offsets
             ),
         )
 
-    async def _producer(self) -> AIOKafkaProducer:
-        """The worker's own producer for batches (Faust's sends one record at a time)."""
-        if self._batch_producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.brokers,
-                acks="all",
-                enable_idempotence=True,  # a retried batch is not written twice
-                linger_ms=0,  # the batches are built already
-                max_batch_size=1024 * 1024,
-                max_request_size=4 * 1024 * 1024,
+    async def _flush(self, outbox: Outbox) -> Flushed:
+        self.progress.flush_begins(outbox)
+        try:
+            return await outbox.flush(
+                self._producers, lambda: self.stopping or self.app.should_stop
             )
-            await producer.start()
-            self._batch_producer = producer
-        return self._batch_producer
+        finally:
+            self.progress.flush_ends()
+
+    async def _contain(self, refused: list[Refused], now: Instant) -> None:
+        """Records Kafka refused for good: a small dead letter each (coordinates and size,
+        not the value); one refused too is logged and dropped."""
+        letters = Outbox()
+        for record in refused:
+            reason = f"refused by Kafka: {record.error_name} writing to {record.topic}"
+            log.error(
+                "%s[%d], key %r, %d bytes: %r%s",
+                reason,
+                record.partition,
+                record.key,
+                record.size,
+                record.error,
+                " (the ticket's state was not stored)"
+                if record.topic.endswith("-changelog")
+                else "",
+            )
+            self.metrics.invalid.labels("refused").inc()
+            body = refused_dead_letter(
+                reason, record.topic, record.partition, record.key, record.size, now
+            )
+            letters.add(self.settings.dead_letter_topic, record.key, body)
+        for dropped in (await self._flush(letters)).refused:
+            log.error("dead letter refused too, dropped: %r (%r)", dropped.key, dropped.error)
+            self.metrics.invalid.labels("dead_letter_refused").inc()
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        """The worker's own producer for batches (Faust's sends one record at a time)."""
+        return AIOKafkaProducer(
+            bootstrap_servers=self.settings.brokers,
+            acks="all",
+            enable_idempotence=True,  # a retried batch is not written twice
+            linger_ms=0,  # the batches are built already
+            max_batch_size=1024 * 1024,
+            max_request_size=4 * 1024 * 1024,
+        )
 
     async def _stop_producer(self, sender: Any, /, *args: Any, **kw: Any) -> None:
-        if self._batch_producer is not None:
-            await self._batch_producer.stop()
-            self._batch_producer = None
+        # What it could not deliver was not acked either: abandoned, read again after restart.
+        await self._producers.stop(timeout=5.0)
+
+    async def _check_progress(self) -> None:
+        await self.progress.check(self.ready, self.app.consumer)
 
     def _count(self, sla_event: SlaEvent, now: Instant) -> None:
         kind = sla_event.type.value

@@ -100,3 +100,23 @@ def held_dead_letter(event: TicketEvent, reason: str, now: Instant) -> bytes:
         "failed_at": format_instant(now),
     }
     return orjson.dumps(body)
+
+
+def refused_dead_letter(
+    reason: str, topic: str, partition: int, key: bytes | None, size: int, now: Instant
+) -> bytes:
+    """The dead letter of a record Kafka refused for good: where it was going and its size,
+    not the record itself (it is what was too large)."""
+    body = {
+        "reason": _cut(reason, MAX_DEAD_LETTER_REASON_CHARS),
+        "original": None,
+        "topic": topic,
+        "partition": partition,
+        "offset": None,
+        "key": _cut(key.decode("utf-8", errors="replace"), MAX_DEAD_LETTER_KEY_CHARS)
+        if key
+        else None,
+        "size": size,
+        "failed_at": format_instant(now),
+    }
+    return orjson.dumps(body)

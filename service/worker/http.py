@@ -39,9 +39,13 @@ def register_views(worker: "SlaWorker") -> None:
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request, **_: Any) -> Response:
-            if worker.ready:
-                return self.json({"status": "ready"})
-            return self.json({"status": "recovering"}, status=503)
+            if not worker.ready:
+                return self.json({"status": "recovering"}, status=503)
+            if worker.progress.stalled is not None:
+                return self.json(
+                    {"status": "stalled", "reason": worker.progress.stalled}, status=503
+                )
+            return self.json({"status": "ready"})
 
     @app.page("/metrics")
     class Metrics(View):

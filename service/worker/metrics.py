@@ -11,10 +11,15 @@ PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
-# The kinds of InvalidEvent (service.wire) and the worker's own; a label set is exported at 0
+# The kinds of InvalidEvent: what decode refuses (service.wire), what a ticket refuses
+# (SPEC §8), and the worker's own (refused: a record Kafka refused for good, dead-lettered;
+# dead_letter_refused: its dead letter refused too, dropped). A label set is exported at 0
 # from the start, so rate() and increase() see the first increment.
-# What decode refuses, what a ticket refuses (SPEC §8), and anything unexpected.
-INVALID_REASONS = (*INVALID_KINDS, "too_late", "no_ticket", "attributes", "internal_error")
+INVALID_REASONS = (
+    *INVALID_KINDS,
+    *("too_late", "no_ticket", "attributes", "internal_error"),
+    *("refused", "dead_letter_refused"),
+)
 _ALERTS = (SlaEventType.WARNING, SlaEventType.BREACH)
 
 
