@@ -18,8 +18,8 @@ def content(event: SlaEvent) -> dict[str, Any]:
     return fields
 
 
-def net(published: Iterable[SlaEvent]) -> list[dict[str, Any]]:
-    """What a consumer holds after applying every retraction, in a comparable order."""
+def standing(published: Iterable[SlaEvent]) -> list[SlaEvent]:
+    """What a consumer holds after applying every retraction, in publishing order."""
     held: dict[str, SlaEvent] = {}
     for event in published:
         if event.type is SlaEventType.RETRACTED:
@@ -27,7 +27,12 @@ def net(published: Iterable[SlaEvent]) -> list[dict[str, Any]]:
             del held[event.retracted_event_id]
         else:
             held[event.event_id] = event
-    return sorted((content(e) for e in held.values()), key=repr)
+    return list(held.values())
+
+
+def net(published: Iterable[SlaEvent]) -> list[dict[str, Any]]:
+    """What a consumer holds, field by field, in a comparable order."""
+    return sorted((content(e) for e in standing(published)), key=repr)
 
 
 def assert_consistent_ids(published: Iterable[SlaEvent]) -> None:

@@ -15,12 +15,12 @@ from service.core import ticket as ticket_module
 from service.core.compliance import outcomes
 from service.core.engine import Engine
 from service.core.errors import InvalidEvent
-from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
+from service.core.events import EventType, SlaEvent, TicketEvent
 from service.core.instant import MINUTE, Instant
 from service.core.policy import PolicySet
 from service.core.ticket import HELD_EVENTS, MAX_ATTRIBUTES_BYTES, Ticket
 
-from .streams import assert_consistent_ids, net
+from .streams import assert_consistent_ids, net, standing
 from .test_arrival_order import EVERY_OPTION, SEEDS, START, Delivery, deliveries
 
 
@@ -61,19 +61,8 @@ def _check(policies: PolicySet, delivery: Delivery) -> None:
     zone_of = policies.calendars
     for ticket in engine.tickets.values():
         mine = [e for e in late if e.ticket_id == ticket.ticket_id]
-        standing = _standing(mine)
-        expected = outcomes(standing, lambda name: zone_of[name].zone)
+        expected = outcomes(standing(mine), lambda name: zone_of[name].zone)
         assert Counter(ticket.outcomes()) == Counter(expected)
-
-
-def _standing(published: list[SlaEvent]) -> list[SlaEvent]:
-    held: dict[str, SlaEvent] = {}
-    for event in published:
-        if event.type is SlaEventType.RETRACTED:
-            del held[event.retracted_event_id or ""]
-        else:
-            held[event.event_id] = event
-    return list(held.values())
 
 
 LONG = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

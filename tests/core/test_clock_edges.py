@@ -96,24 +96,25 @@ def test_blanking_the_tier_for_five_minutes_does_not_end_the_first_response_for_
     assert ("breach", "first_response", "Tue 2026-01-13 17:00") in of(out, "first_response")
 
 
-def test_no_first_response_clock_starts_on_a_solved_ticket() -> None:
+def solved_then_enterprise() -> History:
+    """Sales Layer: no first response owed (solution partner), solved, then enterprise."""
     history = History(tenant="saleslayer", zone=MADRID)
     history.add(
         "2026-01-12 09:00", "ticket_created", attributes={"account_type": "solution_partner"}
     )
     history.add("2026-01-12 10:00", "status_change", status="solved")
     history.add("2026-01-12 11:00", "attribute_change", attributes={"account_type": "enterprise"})
+    return history
+
+
+def test_no_first_response_clock_starts_on_a_solved_ticket() -> None:
+    history = solved_then_enterprise()
     out = run(SEEDS, history.events, until="2026-02-28 00:00", zone=MADRID)
     assert of(out, "first_response") == []
 
 
 def test_first_response_is_owed_again_when_a_solved_ticket_reopens_unanswered() -> None:
-    history = History(tenant="saleslayer", zone=MADRID)
-    history.add(
-        "2026-01-12 09:00", "ticket_created", attributes={"account_type": "solution_partner"}
-    )
-    history.add("2026-01-12 10:00", "status_change", status="solved")
-    history.add("2026-01-12 11:00", "attribute_change", attributes={"account_type": "enterprise"})
+    history = solved_then_enterprise()
     history.add("2026-01-12 12:00", "status_change", status="open")
     out = run(SEEDS, history.events, until="2026-02-28 00:00", zone=MADRID)
     started = next(e for e in out if e.metric == "first_response")

@@ -9,6 +9,7 @@ from service.core.engine import Engine
 from service.core.events import SlaEvent, SlaEventType, TicketEvent
 
 from ..scenario import History, brief, local, run
+from .streams import standing
 from .test_clocks import POLICIES, ticket
 
 
@@ -25,14 +26,7 @@ def _conversation() -> History:
 
 def net(published: list[SlaEvent]) -> list[tuple[str, ...]]:
     """What a consumer holds after applying retractions, in a comparable form."""
-    held: dict[str, SlaEvent] = {}
-    for event in published:
-        if event.type is SlaEventType.RETRACTED:
-            assert event.retracted_event_id in held, "a retraction names a published event"
-            del held[event.retracted_event_id]
-        else:
-            held[event.event_id] = event
-    return sorted(brief(held.values()))
+    return sorted(brief(standing(published)))
 
 
 def _all_at_once(events: list[TicketEvent], until: str) -> list[tuple[str, ...]]:
