@@ -146,6 +146,14 @@ class Ticket:
         return out
 
     def _check(self, event: TicketEvent) -> None:
+        if self.base is not None and event.type is EventType.TICKET_CREATED:
+            base_created = self.base.created_at
+            if base_created is not None and event.occurred_at < base_created:
+                raise InvalidEvent(
+                    "too late: a ticket_created earlier than the ticket's creation, after "
+                    "its oldest events were folded into a snapshot",
+                    "too_late",
+                )
         if self.base_key is not None and event.occurred_at < self.base_key[0]:
             raise InvalidEvent(
                 f"too late: dated before the {KEPT_EVENTS} events kept of its ticket "

@@ -2,6 +2,7 @@
 history. Small limits here (8 events kept, a checkpoint every 2) make every generated
 history cross the snapshot many times; the product's limits are larger, the logic is one."""
 
+import os
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -65,7 +66,11 @@ def _check(policies: PolicySet, delivery: Delivery) -> None:
         assert Counter(ticket.outcomes()) == Counter(expected)
 
 
-LONG = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(
+    max_examples=int(os.environ.get("SLA_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @LONG
