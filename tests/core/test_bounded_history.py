@@ -159,3 +159,15 @@ def test_a_mail_loop_keeps_a_bounded_history() -> None:
     (ticket,) = engine.tickets.values()
     assert len(ticket.log) <= ticket_module.KEPT_EVENTS
     assert len(ticket.seen) <= ticket_module.KEPT_EVENTS + ticket_module.FOLDED_IDS
+
+
+def test_a_ticket_created_earlier_than_a_snapshotted_creation_is_too_late() -> None:
+    ticket = Ticket(SEEDS, "westock", "T")
+    later = START + 60 * MINUTE
+    for event in _replies(200, start=later):
+        ticket.receive(event, event.occurred_at)
+    assert ticket.base is not None
+    earlier = TicketEvent("c0", EventType.TICKET_CREATED, "T", START, "westock", {"tier": "scale"})
+    with pytest.raises(InvalidEvent) as refused:
+        ticket.receive(earlier, later + 300 * MINUTE)
+    assert refused.value.kind == "too_late"
