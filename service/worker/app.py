@@ -44,6 +44,7 @@ _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.02
 Clock = Callable[[], Instant]
+ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's database
 
 
 def wall_clock() -> Instant:
@@ -79,6 +80,9 @@ class SlaWorker:
             partitions=settings.partitions,
             on_recover=self._on_recovered,
             bootstrap=settings.brokers,  # PreloadingTable reads a long backlog in bulk
+            # RocksDB's default memtables (64 MB, up to 3, per partition) held what a worker
+            # wrote about finished tickets in memory: 1.6 KB of RSS per finished ticket.
+            options={"write_buffer_size": ROCKSDB_WRITE_BUFFER},
         )
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.source = self.app.topic(*settings.input_topics, settings.due_topic, **raw)
