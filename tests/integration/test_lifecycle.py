@@ -132,3 +132,35 @@ def test_an_event_dated_before_what_a_ticket_kept_is_a_too_late_dead_letter(
     assert len(dead) == 1
     assert dead[0].body["reason"].startswith("too late")
     assert json.loads(dead[0].body["original"])["type"] == "agent_reply"
+
+
+def test_events_of_a_ticket_never_created_end_as_no_ticket_dead_letters_after_the_hold(
+    bootstrap: str, policy_dir: Path, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(policy_dir, tmp_path / "data", extra_env={"SLA_HOLD": "2s"})
+    worker.start()
+    try:
+        tickets = Tickets()
+        messages = [
+            (b"GHOST", tickets.event("GHOST", "customer_reply")),
+            (b"GHOST", tickets.event("GHOST", "agent_reply", after=0.5)),
+        ]
+
+        async def scenario() -> list:  # type: ignore[type-arg]
+            collecting = asyncio.create_task(
+                collect(worker.bootstrap, [worker.topic("ticket-events-dlq")], seconds=12)
+            )
+            await asyncio.sleep(1.0)
+            await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
+            return await collecting
+
+        dead = run(scenario())
+        assert sorted(json.loads(d.body["original"])["event_id"] for d in dead) == [
+            "GHOST-1",
+            "GHOST-2",
+        ]
+        assert all(d.body["reason"].startswith("no ticket") for d in dead)
+        assert worker.metric("sla_timer_events_invalid_total", reason="no_ticket") == 2
+        assert worker.get("/tickets/default/GHOST")[0] == 404  # forgotten with its events
+    finally:
+        worker.stop()
