@@ -451,11 +451,14 @@ class SlaWorker:
         owned = self._owned_partitions()
         self.heaps = {partition: DueHeap() for partition in owned}
         self.compliance.clear()
+        versions = {policy.version for policy in self.policies.policies}
         for raw_key, raw in self.table.items():
             stored = state.index(raw)
             if stored is not None and stored.partition in owned:
                 key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
                 due = stored.next_due if stored.forget_at is None else stored.forget_at
+                if not versions.issuperset(stored.versions):
+                    due = 0  # its open cycles' policies changed: planned again at once
                 self._schedule(stored.partition, key, due)
                 self.compliance.count(stored.outcomes)
         self.compliance.export(self.clock())

@@ -40,6 +40,7 @@ class Stored:
     next_due: Instant | None
     outcomes: list[Outcome]  # what the ticket counts for compliance
     forget_at: Instant | None = None  # when a settled ticket is forgotten (SLA_RETENTION)
+    versions: tuple[str, ...] = ()  # policy versions of its open cycles
 
 
 def table_key(tenant: str, ticket_id: str) -> str:
@@ -63,6 +64,7 @@ def dump(
             "partition": partition,
             "next_due": ticket.next_due,
             "forget_at": forget_at,
+            "versions": _open_versions(ticket),
             "log": (log or LogJson()).of(ticket),
             "arrivals": ticket.arrivals,
             "base": _dump_clocks(ticket.base) if ticket.base is not None else None,
@@ -75,6 +77,15 @@ def dump(
             "outcomes": _counted(outcomes),
         }
     )
+
+
+def _open_versions(ticket: Ticket) -> list[str]:
+    """The policy versions the ticket's open cycles run under: a restart under other
+    versions plans their due instants again (SPEC §8)."""
+    if ticket.clocks is None:
+        return []
+    cycles = ticket.clocks.cycles.values()
+    return sorted({cycle.policy.version for cycle in cycles if cycle.is_open})
 
 
 def _dump_outcome(outcome: Outcome) -> list[Any]:
@@ -135,6 +146,7 @@ def index(raw: bytes) -> Stored | None:
         body["next_due"],
         found,
         body["forget_at"],
+        tuple(body["versions"]),
     )
 
 
