@@ -6,7 +6,7 @@ is this list. Problems are reported together, naming the variable and the valid 
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.core.durations import parse_duration
@@ -42,6 +42,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "1d",
         "events of a ticket whose ticket_created has not come wait this long past their time",
     ),
+    "SLA_HTTP_TOKEN": (
+        "",
+        "when set, GET /tickets/... answers only requests with Authorization: Bearer <token>",
+    ),
     "SLA_STALL_TIMEOUT": (
         "30s",
         "/readyz answers 503 when no batch completed this long with input waiting, or a "
@@ -66,6 +70,7 @@ class Settings:
     tick_seconds: float
     session_timeout: int  # microseconds
     stall_timeout: int  # microseconds
+    http_token: str = field(default="", repr=False)  # never printed
     retention: int = 35 * DAY  # microseconds
     hold: int = DAY  # microseconds
 
@@ -167,6 +172,7 @@ class Settings:
             tick_seconds=tick_seconds,
             session_timeout=seconds("SLA_SESSION_TIMEOUT", allow_zero=False),
             stall_timeout=seconds("SLA_STALL_TIMEOUT", allow_zero=False),
+            http_token=value["SLA_HTTP_TOKEN"].strip(),
             retention=seconds("SLA_RETENTION", allow_zero=False),
             hold=seconds("SLA_HOLD", allow_zero=True),
         )

@@ -1,5 +1,6 @@
 """HTTP on the worker's port (SPEC §7): ticket state, health, readiness, Prometheus metrics."""
 
+import hmac
 from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
@@ -12,12 +13,28 @@ if TYPE_CHECKING:
     from service.worker.app import SlaWorker
 
 
+def is_authorized(header: str | None, token: str) -> bool:
+    """Whether a request may read tickets: always when no token is set (SLA_HTTP_TOKEN), else
+    only with ``Authorization: Bearer <token>``, compared in constant time."""
+    if not token:
+        return True
+    scheme, _, given = (header or "").partition(" ")
+    expected = token.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+
 def register_views(worker: "SlaWorker") -> None:
     app = worker.app
 
     @app.page("/tickets/{tenant}/{ticket_id}")
     class TicketView(View):
         async def get(self, request: Request, tenant: str, ticket_id: str) -> Response:
+            if not is_authorized(request.headers.get("Authorization"), worker.settings.http_token):
+                return self.json(
+                    {"error": "this ticket API needs Authorization: Bearer <SLA_HTTP_TOKEN>"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="sla-timer"'},
+                )
             key = state.table_key(tenant, ticket_id)
             ticket = worker.tickets.get(key)
             if ticket is None:
