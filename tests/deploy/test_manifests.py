@@ -250,7 +250,20 @@ def container() -> dict[str, Any]:
 
 
 def container_env() -> dict[str, str]:
-    return {item["name"]: item["value"] for item in container()["env"]}
+    return {item["name"]: item["value"] for item in container()["env"] if "value" in item}
+
+
+def test_the_ticket_api_token_comes_from_a_secret_and_only_the_http_port_is_admitted() -> None:
+    (token,) = [item for item in container()["env"] if item["name"] == "SLA_HTTP_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"]["name"] == "sla-timer-secrets"
+    policy = k8s()["NetworkPolicy/sla-timer"]["spec"]
+    labels = statefulset()["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert [port["port"] for port in rule["ports"]] == [container()["ports"][0]["name"]]
+    allowed = [source["podSelector"]["matchLabels"] for source in rule["from"]]
+    assert allowed == [{"app.kubernetes.io/name": "prometheus"}, {"sla-timer/api-client": "true"}]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
