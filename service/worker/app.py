@@ -221,11 +221,12 @@ class SlaWorker:
             work.dirty[key] = partition
             return
         if ticket.is_created:
+            if key in work.dirty:  # touched in this batch: written, its retention starts again
+                return
             due = self._forget_at(key)
             if due is None or due > horizon:  # written again since: its time is later
-                if key not in work.dirty:
-                    self._schedule(partition, key, due)
-                    self._evict(key, ticket)
+                self._schedule(partition, key, due)
+                self._evict(key, ticket)
                 return
         else:
             due = self._due_of(ticket)
