@@ -1,21 +1,20 @@
 """SPEC §8 on the real broker: a chatty ticket does not hold up the others, a finished
 ticket leaves memory and is forgotten after SLA_RETENTION, refused events are dead letters."""
 
-import asyncio
 import json
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from tests.integration.worker_process import (
     Tickets,
     WorkerProcess,
-    collect,
     parse,
     produce,
+    produce_and_collect,
     run,
 )
 
@@ -41,18 +40,6 @@ async def changelog_records(worker: WorkerProcess, key: bytes) -> list[bytes | N
     return found
 
 
-async def produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    """Send without waiting for each acknowledgement (a mail loop is fast), then flush."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        for key, value in messages:
-            await producer.send(topic, value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 def test_a_25000_event_ticket_does_not_hold_up_100_tickets_that_breach(
     worker: WorkerProcess,
 ) -> None:
@@ -63,16 +50,7 @@ def test_a_25000_event_ticket_does_not_hold_up_100_tickets_that_breach(
         (b"LOOP", tickets.event("LOOP", "customer_reply", after=i / 1e4)) for i in range(25_000)
     ]
 
-    async def scenario() -> list:  # type: ignore[type-arg]
-        collecting = asyncio.create_task(
-            collect(worker.bootstrap, [worker.topic("sla-breaches")], seconds=25)
-        )
-        await asyncio.sleep(1.0)
-        await produce(worker.bootstrap, worker.topic("ticket-events"), others)
-        await produce_many(worker.bootstrap, worker.topic("ticket-events"), loop)
-        return await collecting
-
-    received = run(scenario())
+    received = run(produce_and_collect(worker, ["sla-breaches"], others, 25, loop))
     breaches = {r.body["ticket_id"]: r for r in received if r.body["metric"] == "first_response"}
     assert {f"T{n}" for n in range(100)} <= set(breaches)
     late = max(r.at - parse(r.body["occurred_at"]) for t, r in breaches.items() if t != "LOOP")
@@ -120,15 +98,7 @@ def test_an_event_dated_before_what_a_ticket_kept_is_a_too_late_dead_letter(
     ]
     messages += [(b"M", tickets.event("M", "agent_reply", after=0.5))]  # before the snapshot
 
-    async def scenario() -> list:  # type: ignore[type-arg]
-        collecting = asyncio.create_task(
-            collect(worker.bootstrap, [worker.topic("ticket-events-dlq")], seconds=10)
-        )
-        await asyncio.sleep(1.0)
-        await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
-        return await collecting
-
-    dead = run(scenario())
+    dead = run(produce_and_collect(worker, ["ticket-events-dlq"], messages, 10))
     assert len(dead) == 1
     assert dead[0].body["reason"].startswith("too late")
     assert json.loads(dead[0].body["original"])["type"] == "agent_reply"
@@ -146,15 +116,7 @@ def test_events_of_a_ticket_never_created_end_as_no_ticket_dead_letters_after_th
             (b"GHOST", tickets.event("GHOST", "agent_reply", after=0.5)),
         ]
 
-        async def scenario() -> list:  # type: ignore[type-arg]
-            collecting = asyncio.create_task(
-                collect(worker.bootstrap, [worker.topic("ticket-events-dlq")], seconds=12)
-            )
-            await asyncio.sleep(1.0)
-            await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
-            return await collecting
-
-        dead = run(scenario())
+        dead = run(produce_and_collect(worker, ["ticket-events-dlq"], messages, 12))
         assert sorted(json.loads(d.body["original"])["event_id"] for d in dead) == [
             "GHOST-1",
             "GHOST-2",

@@ -21,6 +21,7 @@ from tests.integration.worker_process import (
     collect,
     parse,
     produce,
+    produce_and_collect,
     run,
 )
 
@@ -30,11 +31,8 @@ pytestmark = pytest.mark.integration
 async def produce_then_collect(
     worker: WorkerProcess, messages: list[tuple[bytes, bytes]], seconds: float
 ) -> list[Received]:
-    topics = [worker.topic(name) for name in ("sla-events", "sla-warnings", "sla-breaches")]
-    collecting = asyncio.create_task(collect(worker.bootstrap, topics, seconds))
-    await asyncio.sleep(1.0)  # the collector is reading before anything is due
-    await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
-    return await collecting
+    topics = ["sla-events", "sla-warnings", "sla-breaches"]
+    return await produce_and_collect(worker, topics, messages, seconds)
 
 
 def test_warnings_and_breaches_arrive_once_on_time_with_no_further_events(

@@ -199,5 +199,35 @@ async def collect(bootstrap: str, topics: list[str], seconds: float) -> list[Rec
     return received
 
 
+async def produce_and_collect(
+    worker: WorkerProcess,
+    names: list[str],
+    messages: list[tuple[bytes, bytes]],
+    seconds: float,
+    *more: list[tuple[bytes, bytes]],
+) -> list[Received]:
+    """Start reading the worker's topics ``names``, produce ``messages`` (then each list of
+    ``more``, sent without waiting for each ack) to its input, and collect for ``seconds``."""
+    topics = [worker.topic(name) for name in names]
+    collecting = asyncio.create_task(collect(worker.bootstrap, topics, seconds))
+    await asyncio.sleep(1.0)  # the collector is reading before anything is due
+    await produce(worker.bootstrap, worker.topic("ticket-events"), messages)
+    for batch in more:
+        await produce_many(worker.bootstrap, worker.topic("ticket-events"), batch)
+    return await collecting
+
+
+async def produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
+    """Send without waiting for each acknowledgement (a mail loop is fast), then flush."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for key, value in messages:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 def run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
