@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -34,6 +33,7 @@ from tests.integration.worker_process import (
     free_port,
     parse,
     produce,
+    produce_many,
     run,
 )
 
@@ -187,16 +187,6 @@ def _frozen(bootstrap: str) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
-async def _produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
-    await producer.start()
-    try:
-        sent = [await producer.send(topic, value, key=key) for key, value in messages]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
 def _busy_worker(second_broker: str, policy_dir: Path, tmp_path: Path) -> WorkerProcess:
     """A worker on the second broker, taking a long input backlog: it is sending a batch,
     or about to, at any moment of the next seconds."""
@@ -205,7 +195,7 @@ def _busy_worker(second_broker: str, policy_dir: Path, tmp_path: Path) -> Worker
     worker.start()
     later = Tickets(base=datetime.now(UTC) + timedelta(hours=1))
     backlog = [(f"B{n}".encode(), later.event(f"B{n}", "ticket_created")) for n in range(40_000)]
-    run(_produce_many(worker.bootstrap, worker.topic("ticket-events"), backlog))
+    run(produce_many(worker.bootstrap, worker.topic("ticket-events"), backlog))
     deadline = time.monotonic() + 30
     while worker.metric("sla_timer_events_consumed_total") < 500:
         assert time.monotonic() < deadline, worker.log_tail()

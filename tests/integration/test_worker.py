@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from service.core.engine import Engine
 from service.policyfile import load_policies
@@ -22,6 +21,7 @@ from tests.integration.worker_process import (
     parse,
     produce,
     produce_and_collect,
+    produce_many,
     run,
 )
 
@@ -237,16 +237,6 @@ def test_compliance_gauges_count_met_and_breached_cycles_and_survive_lost_local_
         fresh.stop()
 
 
-async def _produce_many(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10)
-    await producer.start()
-    try:
-        sent = [await producer.send(topic, value, key=key) for key, value in messages]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
 def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on(
     worker: WorkerProcess, tmp_path: Path
 ) -> None:
@@ -254,7 +244,7 @@ def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on
     count = 12_000  # 6,000 changelog records per partition: above the bulk-load threshold
     messages = [(f"Q{n}".encode(), quiet.event(f"Q{n}", "ticket_created")) for n in range(count)]
     messages.append((b"SOON", Tickets().event("SOON", "ticket_created", after=3)))
-    run(_produce_many(worker.bootstrap, worker.topic("ticket-events"), messages))
+    run(produce_many(worker.bootstrap, worker.topic("ticket-events"), messages))
     deadline = time.monotonic() + 60
     while worker.metric("sla_timer_events_consumed_total") < count + 1:
         assert time.monotonic() < deadline, "the first worker did not take every event"
