@@ -6,7 +6,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service.core.errors import InvalidPolicies
+from service.connection import Connection
+from service.core.errors import InvalidPolicies, SlaTimerError
 from service.policyfile import check_directory, load_policies
 from service.replay import ReplayFailed, run_replay
 from service.report import ReportRequest, run_report
@@ -73,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--html", type=Path, help="also write a self-contained HTML page here")
     report.add_argument("--topic", help="read this SLA events topic whole instead of files")
     report.add_argument(
-        "--brokers", default="127.0.0.1:9092", help="Kafka bootstrap servers for --topic"
+        "--brokers",
+        help="Kafka bootstrap servers for --topic (default: SLA_KAFKA_BROKERS, else "
+        "127.0.0.1:9092; TLS and SASL from the SLA_KAFKA_* variables, as for the worker)",
     )
     report.add_argument(
         "files", nargs="*", help="JSON lines of SLA events (replay's output; '-' for stdin)"
@@ -123,7 +126,12 @@ def _report(args: argparse.Namespace) -> int:
     if bool(args.files) == bool(args.topic):
         print("sla-timer report: give either FILE arguments or --topic", file=sys.stderr)
         return 2
-    request = ReportRequest(args.policies, args.files, args.topic, args.brokers, args.html)
+    try:
+        kafka = Connection.from_env(os.environ, brokers=args.brokers) if args.topic else None
+    except SlaTimerError as error:
+        print(f"sla-timer report: {error}", file=sys.stderr)
+        return 2
+    request = ReportRequest(args.policies, args.files, args.topic, kafka or Connection(), args.html)
     return run_report(request, sys.stdout, sys.stderr)
 
 

@@ -9,12 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service import connection
+from service.connection import Connection
 from service.core.durations import parse_duration
 from service.core.errors import SlaTimerError
 from service.core.instant import DAY
 
 VARIABLES: dict[str, tuple[str, str]] = {
-    "SLA_KAFKA_BROKERS": ("127.0.0.1:9092", "Kafka bootstrap servers, comma-separated host:port"),
+    **connection.VARIABLES,
+    "SLA_REPLICATION_FACTOR": (
+        "1",
+        "replication factor of the topics the worker creates (3 on a production cluster)",
+    ),
     "SLA_POLICY_DIR": ("deploy/policies", "directory of policy files"),
     "SLA_INPUT_TOPICS": ("ticket-events", "input topics, comma-separated, keyed by ticket id"),
     "SLA_OUTPUT_PREFIX": ("", "prefix of the output, dead-letter and internal topic names"),
@@ -56,7 +62,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class Settings:
-    brokers: str
+    kafka: Connection
     policy_dir: Path
     input_topics: tuple[str, ...]
     output_prefix: str
@@ -73,6 +79,11 @@ class Settings:
     http_token: str = field(default="", repr=False)  # never printed
     retention: int = 35 * DAY  # microseconds
     hold: int = DAY  # microseconds
+    replication_factor: int = 1
+
+    @property
+    def brokers(self) -> str:
+        return self.kafka.brokers
 
     def topic(self, name: str) -> str:
         return f"{self.output_prefix}{name}"
@@ -151,14 +162,12 @@ class Settings:
         data_dir_problem = _data_dir_problem(value["SLA_DATA_DIR"])
         if data_dir_problem:
             problems.append(f"SLA_DATA_DIR={value['SLA_DATA_DIR']!r}: {data_dir_problem}")
-        if not value["SLA_KAFKA_BROKERS"].strip():
-            problems.append("SLA_KAFKA_BROKERS is empty: use host:port[,host:port]")
         tick = value["SLA_TICK"].strip()
         tick_seconds = float(tick[:-1]) if tick.endswith("s") and _is_float(tick[:-1]) else -1.0
         if not 0 < tick_seconds <= 10:
             problems.append(f"SLA_TICK={tick!r}: use seconds from 0.01s to 10s, e.g. 0.2s")
         settings = cls(
-            brokers=value["SLA_KAFKA_BROKERS"].strip(),
+            kafka=Connection.read(env, problems),
             policy_dir=Path(value["SLA_POLICY_DIR"]),
             input_topics=topics,
             output_prefix=value["SLA_OUTPUT_PREFIX"],
@@ -175,6 +184,7 @@ class Settings:
             http_token=value["SLA_HTTP_TOKEN"].strip(),
             retention=seconds("SLA_RETENTION", allow_zero=False),
             hold=seconds("SLA_HOLD", allow_zero=True),
+            replication_factor=number("SLA_REPLICATION_FACTOR", 1, 32),
         )
         if problems:
             raise SlaTimerError(

@@ -84,7 +84,7 @@ def test_the_worker_creates_a_missing_data_dir_with_its_parents_at_start(
     async def no_broker(*args: object) -> list[str]:
         raise SlaTimerError("no broker in this test")
 
-    monkeypatch.setattr("service.worker.main.ensure_topics", no_broker)
+    monkeypatch.setattr("service.worker.main._prepare_kafka", no_broker)
     data_dir = tmp_path / "var" / "lib" / "sla-timer"
     env = {"SLA_DATA_DIR": str(data_dir), "SLA_POLICY_DIR": str(POLICIES)}
     assert run_worker(env, "info") == 2

@@ -4,10 +4,11 @@ optionally a self-contained HTML page."""
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from service.connection import Connection
 from service.core.errors import InvalidPolicies
 from service.policyfile import load_policies
 
@@ -24,7 +25,7 @@ class ReportRequest:
     policies: Path
     files: Sequence[str]  # JSON-lines files, "-" for stdin; empty when reading a topic
     topic: str | None = None
-    brokers: str = "127.0.0.1:9092"
+    kafka: Connection = field(default_factory=Connection)
     html: Path | None = None
 
 
@@ -63,7 +64,7 @@ def _read(request: ReportRequest, ledger: Ledger) -> list[str]:
     if request.topic is not None:
         from .kafka import read_topic  # noqa: PLC0415 (Kafka clients: load them here only)
 
-        return read_topic(request.topic, request.brokers, ledger)
+        return read_topic(request.topic, request.kafka, ledger)
     problems = []
     for name in request.files:
         if name == "-":

@@ -7,6 +7,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from service.connection import Connection
+from service.handshake import LoginRefused, check_login
+
 from .read import Ledger, decode_sla_event
 
 STALL_SECONDS = 30.0
@@ -17,19 +20,24 @@ class TopicError(RuntimeError):
     """The topic cannot be read (no broker, no such topic, no progress)."""
 
 
-def read_topic(topic: str, brokers: str, ledger: Ledger) -> list[str]:
+def read_topic(topic: str, kafka: Connection, ledger: Ledger) -> list[str]:
     """Give the topic's SLA events to ``ledger`` in offset order; return a problem naming
     partition and offset for each message that is not an SLA event."""
     try:
-        return asyncio.run(_read(topic, brokers, ledger))
+        return asyncio.run(_read(topic, kafka, ledger))
     except KafkaError as error:
-        raise TopicError(f"{brokers}: {error}") from None
+        raise TopicError(f"{kafka.describe()}: {error}") from None
+    except LoginRefused as refused:
+        raise TopicError(str(refused)) from None
 
 
-async def _read(topic: str, brokers: str, ledger: Ledger) -> list[str]:
-    partitions = [TopicPartition(topic, p) for p in await _partitions(topic, brokers)]
+async def _read(topic: str, kafka: Connection, ledger: Ledger) -> list[str]:
+    unreachable = await check_login(kafka)
+    if unreachable is not None:
+        raise TopicError(f"Kafka did not answer ({kafka.describe()}): {unreachable}")
+    partitions = [TopicPartition(topic, p) for p in await _partitions(topic, kafka)]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=brokers,
+        **kafka.client_options(),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -45,15 +53,15 @@ async def _read(topic: str, brokers: str, ledger: Ledger) -> list[str]:
         await consumer.stop()
 
 
-async def _partitions(topic: str, brokers: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+async def _partitions(topic: str, kafka: Connection) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         [found] = await admin.describe_topics([topic])
     finally:
         await admin.close()
     if found["error_code"] != 0 or not found["partitions"]:
-        raise TopicError(f"topic {topic!r} does not exist on {brokers}")
+        raise TopicError(f"topic {topic!r} does not exist on {kafka.brokers}")
     return sorted(partition["partition"] for partition in found["partitions"])
 
 

@@ -33,6 +33,7 @@ from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_
 from service.worker.compliance import LiveCompliance
 from service.worker.deadletter import dead_letter_body, held_dead_letter, refused_dead_letter
 from service.worker.http import register_views
+from service.worker.loginwatch import LoginWatch, faust_credentials
 from service.worker.metrics import Metrics
 from service.worker.outbox import Flushed, FlushStopped, Outbox, ProducerSlot, Refused
 from service.worker.progress import Progress
@@ -69,6 +70,8 @@ class SlaWorker:
         self._producers = ProducerSlot(self._new_producer)
         self.stopping = False  # set on SIGTERM (main): a flush waiting on Kafka gives up
         self.progress = Progress(settings.stall_timeout / 1e6, settings.input_topics)
+        self.login = LoginWatch(settings.kafka)
+        logging.getLogger("aiokafka").addHandler(self.login)
         self._log_json = state.LogJson()  # of the tickets in memory
         self._compliance_changed = False
         self.app = self._app()
@@ -79,7 +82,7 @@ class SlaWorker:
             value_type=bytes,
             partitions=settings.partitions,
             on_recover=self._on_recovered,
-            bootstrap=settings.brokers,  # PreloadingTable reads a long backlog in bulk
+            bootstrap=settings.kafka,  # PreloadingTable reads a long backlog in bulk
             # RocksDB's default memtables (64 MB, up to 3, per partition) held what a worker
             # wrote about finished tickets in memory: 1.6 KB of RSS per finished ticket.
             options={"write_buffer_size": ROCKSDB_WRITE_BUFFER},
@@ -99,6 +102,8 @@ class SlaWorker:
         return faust.App(
             s.app_id,
             broker=[f"kafka://{broker}" for broker in s.brokers.split(",")],
+            broker_credentials=faust_credentials(s.kafka),
+            topic_replication_factor=s.replication_factor,
             store=s.store_url,
             datadir=str(s.data_dir),
             topic_partitions=s.partitions,
@@ -354,7 +359,7 @@ class SlaWorker:
     def _new_producer(self) -> AIOKafkaProducer:
         """The worker's own producer for batches (Faust's sends one record at a time)."""
         return AIOKafkaProducer(
-            bootstrap_servers=self.settings.brokers,
+            **self.settings.kafka.client_options(),
             acks="all",
             enable_idempotence=True,  # a retried batch is not written twice
             linger_ms=0,  # the batches are built already
@@ -364,10 +369,12 @@ class SlaWorker:
 
     async def _stop_producer(self, sender: Any, /, *args: Any, **kw: Any) -> None:
         # What it could not deliver was not acked either: abandoned, read again after restart.
+        logging.getLogger("aiokafka").removeHandler(self.login)
         await self._producers.stop(timeout=5.0)
 
     async def _check_progress(self) -> None:
         await self.progress.check(self.ready, self.app.consumer)
+        await self.login.check(self.ready and self.progress.stalled is None)
 
     def _count(self, sla_event: SlaEvent, now: Instant) -> None:
         kind = sla_event.type.value

@@ -21,15 +21,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP, EventT, StoreT
 
+from service.connection import Connection
+
 log = logging.getLogger(__name__)
 BACKLOG = 5_000  # records behind a partition's local store: fewer are left to Faust
 FETCH_RECORDS = 5_000
 
 
 class PreloadingTable(faust.Table[bytes, bytes]):
-    """``faust.Table`` plus ``bootstrap``: the brokers to read a backlog from ("" = never)."""
+    """``faust.Table`` plus ``bootstrap``: how to reach the brokers to read a backlog from
+    (None = never)."""
 
-    def __init__(self, *args: Any, bootstrap: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, bootstrap: Connection | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bootstrap = bootstrap
         self.preloaded = 0  # records read in bulk since the worker started
@@ -46,8 +49,9 @@ class PreloadingTable(faust.Table[bytes, bytes]):
 
     async def _preload(self, tps: list[TP]) -> None:
         store = cast(StoreT[bytes, bytes], self.data)
+        assert self.bootstrap is not None
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.bootstrap.client_options(),
             enable_auto_commit=False,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024,

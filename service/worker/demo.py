@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from service.connection import Connection
+
 DEMO_POLICIES = Path(__file__).parents[2] / "deploy" / "demo" / "policies"
 
 
@@ -39,7 +41,7 @@ def demo_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def run_demo(env: Mapping[str, str], seconds: float = 22.0) -> int:
     settings = demo_env(env)
-    brokers = settings.get("SLA_KAFKA_BROKERS", "127.0.0.1:9092")
+    kafka = Connection.from_env(settings)  # the worker checks it again and says what is wrong
     worker = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "worker", "--loglevel", "warning"],
         env=settings,
@@ -49,7 +51,7 @@ def run_demo(env: Mapping[str, str], seconds: float = 22.0) -> int:
     try:
         _wait_ready(int(settings["SLA_WEB_PORT"]), worker)
         print(f"worker ready on port {settings['SLA_WEB_PORT']}; publishing three tickets")
-        asyncio.run(_play(brokers, seconds))
+        asyncio.run(_play(kafka, seconds))
     finally:
         worker.terminate()
         worker.wait(30)
@@ -71,11 +73,11 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], timeout: float = 90)
     raise SystemExit("the demo worker did not become ready")
 
 
-async def _play(brokers: str, seconds: float) -> None:
-    consumer = AIOKafkaConsumer("demo-sla-events", bootstrap_servers=brokers, group_id=None)
+async def _play(kafka: Connection, seconds: float) -> None:
+    consumer = AIOKafkaConsumer("demo-sla-events", **kafka.client_options(), group_id=None)
     await consumer.start()
     await consumer.seek_to_end()
-    producer = AIOKafkaProducer(bootstrap_servers=brokers)
+    producer = AIOKafkaProducer(**kafka.client_options())
     await producer.start()
     start = datetime.now(UTC)
     run = start.strftime("%H%M%S")  # each run's tickets are new tickets

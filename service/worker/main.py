@@ -13,6 +13,7 @@ import faust
 import uvloop
 
 from service.core.errors import SlaTimerError
+from service.handshake import check_login
 from service.policyfile import load_policies
 from service.settings import Settings
 from service.worker.app import SlaWorker
@@ -25,7 +26,7 @@ def run_worker(env: Mapping[str, str], loglevel: str) -> int:
         settings = Settings.from_env(env)
         policies = load_policies(settings.policy_dir)
         settings.create_data_dir()  # Faust would create only its last part
-        created = asyncio.run(ensure_topics(settings.brokers, topic_plan(settings)))
+        created = asyncio.run(_prepare_kafka(settings))
     except SlaTimerError as error:
         print(f"sla-timer worker: {error}", file=sys.stderr)
         return 2
@@ -39,6 +40,15 @@ def run_worker(env: Mapping[str, str], loglevel: str) -> int:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(loglevel.upper())))
     _Worker(worker, worker.app, loglevel=loglevel).execute_from_commandline()
     return 0
+
+
+async def _prepare_kafka(settings: Settings) -> list[str]:
+    """Log in once (a refused login ends the start with a message that says so; aiokafka
+    would retry it forever), then create the missing topics; return their names."""
+    unreachable = await check_login(settings.kafka)
+    if unreachable is not None:
+        raise SlaTimerError(f"Kafka did not answer ({settings.kafka.describe()}): {unreachable}")
+    return await ensure_topics(settings.kafka, topic_plan(settings), settings.replication_factor)
 
 
 # Exit code of a worker that did not stop in time after SIGTERM or SIGINT.

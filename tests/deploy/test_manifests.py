@@ -266,6 +266,21 @@ def test_the_ticket_api_token_comes_from_a_secret_and_only_the_http_port_is_admi
     assert allowed == [{"app.kubernetes.io/name": "prometheus"}, {"sla-timer/api-client": "true"}]
 
 
+def test_kafka_login_and_tls_files_come_from_optional_secrets() -> None:
+    # Without the Secrets the worker connects PLAINTEXT; with them, as the docs show.
+    (source,) = container()["envFrom"]
+    assert source["secretRef"] == {"name": "sla-timer-kafka", "optional": True}
+    (mount,) = [m for m in container()["volumeMounts"] if m["name"] == "kafka-tls"]
+    volumes = statefulset()["spec"]["template"]["spec"]["volumes"]
+    (volume,) = [v for v in volumes if v["name"] == "kafka-tls"]
+    assert volume["secret"]["secretName"] == "sla-timer-kafka-tls"
+    assert volume["secret"]["optional"] is True
+    assert mount["readOnly"] is True
+    docs = (ROOT / "docs" / "kafka.md").read_text()
+    assert "kubectl create secret generic sla-timer-kafka --from-env-file" in docs
+    assert f"SLA_KAFKA_SSL_CAFILE={mount['mountPath']}/" in docs
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_kubernetes_objects_fit_the_api_schemas(version: str) -> None:
     assert set(k8s()) >= {f"StatefulSet/{WORKER}", f"Service/{WORKER}", "Service/sla-timer-http"}
