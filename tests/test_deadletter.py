@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from service.core.instant import SECOND
+from service.letter import dead_letter_body
 from service.schemas import DeadLetterWire
 from service.wire import (
     MAX_DEAD_LETTER_BYTES,
@@ -18,7 +19,6 @@ from service.wire import (
     MAX_DEAD_LETTER_REASON_CHARS,
 )
 from service.worker.app import SlaWorker
-from service.worker.deadletter import dead_letter_body
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "schemas" / "output" / "dead_letter.json").read_text()

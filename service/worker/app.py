@@ -26,12 +26,13 @@ from service.core.events import SlaEvent, SlaEventType
 from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.core.ticket import Ticket
+from service.letter import dead_letter_body
 from service.settings import Settings
 from service.wire import decode, encode_json
 from service.worker import state
 from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
 from service.worker.compliance import LiveCompliance
-from service.worker.deadletter import dead_letter_body, held_dead_letter, refused_dead_letter
+from service.worker.deadletter import held_dead_letter, refused_dead_letter
 from service.worker.http import register_views
 from service.worker.loginwatch import LoginWatch, faust_credentials
 from service.worker.metrics import Metrics
