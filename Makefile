@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-down clean
+.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-up-secure kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -63,7 +63,10 @@ demo: install  ## a worker with short-target seed policies, three tickets, alert
 kafka-up:  ## start the local single-node Kafka broker (fetches its jars on first use)
 	bash deploy/kafka/kafka.sh up
 
-kafka-down:  ## stop the local Kafka broker
+kafka-up-secure:  ## a second local broker with TLS, SASL (SCRAM, PLAIN), mutual TLS and ACLs; writes .local/kafka/secure*.env
+	bash deploy/kafka/kafka.sh up-secure
+
+kafka-down:  ## stop the local Kafka brokers (plain and secure)
 	bash deploy/kafka/kafka.sh down
 
 clean:  ## remove the virtualenv and local state (broker data included)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.kafka_broker import ensure_broker
+from tests.integration.kafka_broker import ensure_broker, ensure_secure_broker, secure_mtls_env
 from tests.integration.worker_process import WorkerProcess
 
 POLICY = """
@@ -24,6 +24,18 @@ policies:
 @pytest.fixture(scope="session")
 def bootstrap() -> str:
     return ensure_broker()
+
+
+@pytest.fixture(scope="session")
+def secure_env() -> dict[str, str]:
+    """The secure broker's secure.env (SASL_SSL, SCRAM-SHA-512, user sla-timer); started once."""
+    return ensure_secure_broker()
+
+
+@pytest.fixture(scope="session")
+def secure_mtls(secure_env: dict[str, str]) -> dict[str, str]:
+    """The secure broker's secure-mtls.env (mutual TLS, principal User:sla-timer)."""
+    return secure_mtls_env()
 
 
 @pytest.fixture
