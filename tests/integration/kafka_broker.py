@@ -125,6 +125,11 @@ def ensure_secure_broker(timeout: float = 600.0) -> dict[str, str]:
     return read_env_file(SECURE_ENV_FILE)
 
 
+def stop_secure_broker(timeout: float = 120.0) -> None:
+    """Stop the secure broker (its data stays; ``ensure_secure_broker`` starts it again)."""
+    _secure_command("down-secure", timeout=timeout)
+
+
 def secure_mtls_env(timeout: float = 600.0) -> dict[str, str]:
     """``secure-mtls.env`` of the secure broker (started if needed): ``SLA_KAFKA_BROKERS``,
     ``SLA_KAFKA_SECURITY_PROTOCOL=SSL``, ``SLA_KAFKA_SSL_CAFILE``, ``SLA_KAFKA_SSL_CERTFILE``,
