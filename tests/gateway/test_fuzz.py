@@ -176,7 +176,7 @@ def mutated(draw: st.DrawFn, kind: str) -> tuple[bytes, str]:
             if not paths(payload)[1:]:
                 break
         else:
-            parent[where[-1]] = draw(JSON)
+            parent[where[-1]] = copy.deepcopy(draw(JSON))  # EXTREMES are shared objects
     return json.dumps(payload, allow_nan=True).encode(), event
 
 
