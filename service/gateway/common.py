@@ -133,8 +133,9 @@ def epoch_millis(value: Any) -> str | None:
 
 
 def received(now: Instant) -> str:
-    """The time of receipt, for a delivery that carries no event time."""
-    return format_instant(now)
+    """The time of receipt, for a delivery that carries no event time; kept within the
+    wire's range (1970-2199), so a broken clock cannot make an adapter raise."""
+    return format_instant(min(max(now, EARLIEST), END - 1))
 
 
 def clean_text(value: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -244,4 +245,6 @@ def finish(events: list[InputEvent], ignored: str) -> Outcome:
 
 
 def ignored_kind(kind: str) -> Ignored:
-    return Ignored(_CONTROL.sub(" ", kind)[:100] or "(none)")
+    """``Ignored`` naming the helpdesk's event kind as printable ASCII, at most 100 characters."""
+    printable = kind.encode("ascii", "replace").decode("ascii")
+    return Ignored(_CONTROL.sub(" ", printable)[:100] or "(none)")

@@ -79,3 +79,11 @@ def test_basic_auth_with_the_token_as_password_or_api_key() -> None:
     assert events(deliver(TEMPLATE, extra, password))
     assert events(deliver(TEMPLATE, extra, api_key))
     assert isinstance(deliver(TEMPLATE, extra, {"X-SLA-Timer-Token": SECRET}), Unauthorized)
+
+
+def test_a_clock_outside_the_wire_range_is_kept_within_it() -> None:
+    headers = {"X-SLA-Timer-Token": SECRET}
+    body = body_of(TEMPLATE)
+    for now, dated in ((2**62, "2199-12-31T23:59:59.999999Z"), (-(2**62), "1970-01-01T00:00:00Z")):
+        (event,) = events(freshdesk.adapt(headers, body, source("freshdesk"), SECRET, now))
+        assert event["occurred_at"] == dated
