@@ -30,3 +30,12 @@ class InvalidEvent(SlaTimerError):
         self.reason = reason
         self.kind = kind
         super().__init__(reason)
+
+
+class InvalidSources(SlaTimerError):
+    """A gateway sources file with problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+        super().__init__(f"invalid sources ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
