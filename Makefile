@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo kafka-up kafka-up-secure kafka-down clean
+.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo demo-gateway kafka-up kafka-up-secure kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -59,6 +59,10 @@ run: install  ## the worker with the seed policies (starts a local broker unless
 demo: install  ## a worker with short-target seed policies, three tickets, alerts as they arrive
 	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi
 	$(BIN)/sla-timer demo
+
+demo-gateway: install  ## the demo through the gateway: signed Zendesk webhooks in, SLA events out
+	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi
+	$(BIN)/sla-timer demo --gateway
 
 kafka-up:  ## start the local single-node Kafka broker (fetches its jars on first use)
 	bash deploy/kafka/kafka.sh up

@@ -57,7 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run a worker with short-target seed policies and print live alerts"
     )
+    demo.add_argument(
+        "--gateway",
+        action="store_true",
+        help="also run the gateway and send the tickets as signed Zendesk webhooks",
+    )
     demo.set_defaults(run=_demo)
+
+    gateway = commands.add_parser(
+        "gateway",
+        help="receive helpdesk webhooks and publish them as input events "
+        "(configuration: SLA_GATEWAY_* and SLA_KAFKA_* environment variables)",
+    )
+    gateway.set_defaults(run=_gateway)
 
     policies = commands.add_parser("policies", help="policy files")
     policy_commands = policies.add_subparsers(title="policy commands")
@@ -116,10 +128,16 @@ def _worker(args: argparse.Namespace) -> int:
     return run_worker(os.environ, args.loglevel)
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from service.worker.demo import run_demo  # noqa: PLC0415 (Kafka clients: load them here only)
+def _gateway(args: argparse.Namespace) -> int:
+    from service.gateway.main import run_gateway  # noqa: PLC0415 (aiohttp, Kafka: load them here only)
 
-    return run_demo(os.environ)
+    return run_gateway(os.environ)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from service.demo import run_demo  # noqa: PLC0415 (Kafka clients: load them here only)
+
+    return run_demo(os.environ, gateway=args.gateway)
 
 
 def _report(args: argparse.Namespace) -> int:
