@@ -79,7 +79,9 @@ def _map_event(parsed: Json, source: Source, body: bytes, now: Instant) -> Outco
     name = kind[len(PREFIX) :]
     detail, change = common.obj(parsed, "detail"), common.obj(parsed, "event")
     subject = common.text(parsed.get("subject")) or ""
-    ticket_id = common.ident(detail.get("id")) or common.ident(subject.rpartition(":")[2])
+    prefix, _, from_subject = subject.rpartition(":")
+    from_subject = from_subject if prefix == "zen:ticket" else ""  # "zen:ticket:<id>" only
+    ticket_id = common.ident(detail.get("id")) or common.ident(from_subject)
     if ticket_id is None:
         return Unmappable(f"{kind}: no ticket id in detail.id or subject")
     own_id = common.delivery_id(common.text(parsed.get("id")))

@@ -222,6 +222,13 @@ def test_ticket_id_from_the_subject_when_detail_has_none() -> None:
     assert event["ticket_id"] == "5158"
 
 
+def test_a_subject_about_something_else_than_a_ticket_gives_no_ticket_id() -> None:
+    payload = envelope("status_changed", {"current": "open"})
+    del payload["detail"]["id"]
+    payload["subject"] = "zen:user:5158"
+    assert isinstance(deliver(payload), Unmappable)
+
+
 def test_body_that_is_not_json_is_unmappable() -> None:
     body = b"{not json"
     headers = {
