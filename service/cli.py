@@ -71,6 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     gateway.set_defaults(run=_gateway)
 
+    adopt = commands.add_parser(
+        "import",
+        help="publish a ticket_created (and first_response) per open ticket of a helpdesk "
+        "export, for tickets opened before the gateway was switched on",
+    )
+    adopt.add_argument(
+        "--source", required=True, help="the source (SLA_GATEWAY_SOURCES) to map with"
+    )
+    adopt.add_argument("--format", required=True, choices=["zendesk", "jira", "csv"], dest="form")
+    adopt.add_argument("--include-closed", action="store_true", help="solved and closed too")
+    adopt.add_argument(
+        "--created-before",
+        type=_timestamp,
+        help="only tickets created before this instant (RFC 3339): when the gateway started",
+    )
+    adopt.add_argument("--dry-run", action="store_true", help="print the events, publish nothing")
+    adopt.add_argument("file", type=Path, help="the export")
+    adopt.set_defaults(run=_import)
+
     policies = commands.add_parser("policies", help="policy files")
     policy_commands = policies.add_subparsers(title="policy commands")
     check = policy_commands.add_parser(
@@ -132,6 +151,15 @@ def _gateway(args: argparse.Namespace) -> int:
     from service.gateway.main import run_gateway  # noqa: PLC0415 (aiohttp, Kafka: load them here only)
 
     return run_gateway(os.environ)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from service.gateway.importer import ImportRequest, run_import  # noqa: PLC0415 (Kafka)
+
+    request = ImportRequest(
+        args.source, args.form, args.file, args.include_closed, args.created_before, args.dry_run
+    )
+    return run_import(request, os.environ, sys.stdout, sys.stderr)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -60,7 +60,7 @@ def adapt(
 
     if name == "jira:issue_created":
         at = common.timestamp(fields.get("created")) or sent_at
-        attributes = common.pick_attributes(source, _standard(fields), _custom(fields))
+        attributes = common.pick_attributes(source, standard_fields(fields), custom_fields(fields))
         found = common.status(source, common.obj(fields, "status").get("name")) or "new"
         return common.finish(
             [make("ticket_created", at, attributes=attributes, status=found)], name
@@ -76,7 +76,7 @@ def adapt(
 def _changes(parsed: Json, fields: Json, source: Source, make: Maker, at: str) -> list[InputEvent]:
     """A status change and one attribute change, from the changelog's items."""
     events: list[InputEvent] = []
-    standard, custom = _standard(fields), _custom(fields)
+    standard, custom = standard_fields(fields), custom_fields(fields)
     changed: dict[str, Any] = {}
     changed_custom: dict[str, Any] = {}
     items = common.obj(parsed, "changelog").get("items")
@@ -118,7 +118,7 @@ def _comment(parsed: Json, fields: Json, source: Source, make: Maker, sent_at: s
     return make("agent_reply", at, public=public, automated=automated)
 
 
-def _standard(fields: Json) -> dict[str, Any]:
+def standard_fields(fields: Json) -> dict[str, Any]:
     labels = fields.get("labels")
     components = fields.get("components")
     raw = {
@@ -134,7 +134,7 @@ def _standard(fields: Json) -> dict[str, Any]:
     return {key: value for key, value in raw.items() if value is not None}
 
 
-def _custom(fields: Json) -> dict[str, Any]:
+def custom_fields(fields: Json) -> dict[str, Any]:
     """Custom field values by ``customfield_<n>`` and by ``<n>``; options read as their value."""
     custom: dict[str, Any] = {}
     for key, value in fields.items():

@@ -100,8 +100,9 @@ class Sources:
         return next((source for source in self.sources if source.name == name), None)
 
 
-def load_sources(path: str | Path, env: Mapping[str, str]) -> Sources:
-    """The validated sources file; ``InvalidSources`` lists every problem."""
+def load_sources(path: str | Path, env: Mapping[str, str], with_secrets: bool = True) -> Sources:
+    """The validated sources file; ``InvalidSources`` lists every problem. Without
+    ``with_secrets`` (``sla-timer import``, which verifies nothing) the secrets are not read."""
     file = Path(path)
     try:
         with file.open("rb") as stream:
@@ -114,14 +115,14 @@ def load_sources(path: str | Path, env: Mapping[str, str]) -> Sources:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidSources([f"{file.name}: not UTF-8 (byte {error.start})"]) from None
-    sources, problems = check_sources_text(text, env, file.name)
+    sources, problems = check_sources_text(text, env, file.name, with_secrets)
     if problems or sources is None:
         raise InvalidSources(problems)
     return sources
 
 
 def check_sources_text(
-    text: str, env: Mapping[str, str], file: str = "sources.yaml"
+    text: str, env: Mapping[str, str], file: str = "sources.yaml", with_secrets: bool = True
 ) -> tuple[Sources | None, list[str]]:
     """The sources of one YAML text and every problem; the sources only when there are none."""
     problems: list[str] = []
@@ -149,7 +150,7 @@ def check_sources_text(
             report("name", "already used by an earlier source; names must be unique")
         seen.add(spec.name)
         source = _build(spec, report)
-        secret = _secret(spec.secret_env, env, report)
+        secret = _secret(spec.secret_env, env if with_secrets else None, report)
         if source is not None and secret is not None and not report.count:
             built.append(source)
             secrets[source.name] = secret
@@ -261,10 +262,13 @@ def _freshness(spec: SourceEntry, report: _Report) -> int:
     return micros
 
 
-def _secret(name: str, env: Mapping[str, str], report: _Report) -> str | None:
+def _secret(name: str, env: Mapping[str, str] | None, report: _Report) -> str | None:
+    """The secret the variable ``name`` holds ("" without ``env``: not read)."""
     if not _ENV.fullmatch(name):
         report("secret_env", f"{name[:70]!r} is not an environment variable name")
         return None
+    if env is None:
+        return ""
     value = env.get(name)
     if value is None:
         report("secret_env", f"the variable {name} is not set")

@@ -93,7 +93,7 @@ def _map_event(parsed: Json, source: Source, body: bytes, now: Instant) -> Outco
         return common.finish([made], kind)
 
     if name == "created":
-        attributes = common.pick_attributes(source, _detail_fields(detail), _NO_CUSTOM)
+        attributes = common.pick_attributes(source, detail_fields(detail), _NO_CUSTOM)
         return one("ticket_created", attributes=attributes,
                    status=common.status(source, detail.get("status")) or "new")  # fmt: skip
     if name == "comment_added":
@@ -115,7 +115,7 @@ def _map_event(parsed: Json, source: Source, body: bytes, now: Instant) -> Outco
         return one("status_change", status=common.status(source, word) or word, reason=word)
     if name in _FIELD_CHANGES:  # a field changed: an attribute change if the source maps it
         field = _FIELD_CHANGES[name]
-        value = _detail_fields(detail).get(field) if field == "tags" else _read(field, change)
+        value = detail_fields(detail).get(field) if field == "tags" else _read(field, change)
         attributes = common.pick_attributes(source, {field: value}, _NO_CUSTOM, cleared="")
     elif name == "custom_field_changed":
         about = common.obj(change, "custom_field")
@@ -152,14 +152,14 @@ def _comment(
 
 
 def _read(field: str, change: Json) -> Any:
-    """The new value of a one-field change event, read as ``_detail_fields`` reads it."""
+    """The new value of a one-field change event, read as ``detail_fields`` reads it."""
     value = change.get("current")
     if field in ("priority", "type"):
         return common.lower(value) if value is not None else None
     return common.text(value) if value is not None else None
 
 
-def _detail_fields(detail: Json) -> dict[str, Any]:
+def detail_fields(detail: Json) -> dict[str, Any]:
     """The standard fields of a ticket snapshot (``detail``); empty ids count as absent."""
     raw = {
         "priority": common.lower(detail.get("priority")),
