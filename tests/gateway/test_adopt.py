@@ -98,7 +98,7 @@ def test_jira_search_export_maps_like_the_webhook() -> None:
                 "id": "10043",
                 "key": "HELP-43",
                 "fields": {"created": "2026-11-03T12:00:00Z", "status": {"name": "Resolved"}},
-            },  # fmt: skip
+            },
             {"key": "HELP-44"},
         ]
     }
