@@ -52,9 +52,9 @@ bench: install  ## benchmarks; they print their figures
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)
 
-run: install  ## the worker with the seed policies (starts a local broker unless SLA_KAFKA_BROKERS is set)
+run: install  ## the worker with the seed policies and the gateway with the example sources (starts a local broker unless SLA_KAFKA_BROKERS is set)
 	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi
-	SLA_POLICY_DIR=$${SLA_POLICY_DIR:-deploy/policies} $(BIN)/sla-timer worker
+	bash deploy/run-local.sh
 
 demo: install  ## a worker with short-target seed policies, three tickets, alerts as they arrive
 	@if [ -z "$$SLA_KAFKA_BROKERS" ]; then bash deploy/kafka/kafka.sh up; fi

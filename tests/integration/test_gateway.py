@@ -283,3 +283,23 @@ def test_while_kafka_is_away_deliveries_get_503_and_nothing_is_lost_when_it_retu
         assert {event["event_id"] for event in events} == {"zendesk:during-outage"}
     finally:
         gateway.stop()
+
+
+def test_a_refused_kafka_login_ends_the_gateway_with_a_message_that_says_so(
+    secure_env: dict[str, str], tmp_path: Path
+) -> None:
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(SOURCES)
+    env = {**os.environ, **secure_env, "SLA_KAFKA_SASL_PASSWORD": "wrong"}
+    env |= {"SLA_GATEWAY_SOURCES": str(sources), "ZD_SECRET": SECRET}
+    env["SLA_GATEWAY_PORT"] = str(free_port())
+    done = subprocess.run(
+        [str(SLA_TIMER), "gateway"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "refused authentication" in done.stderr
