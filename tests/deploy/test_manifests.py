@@ -164,7 +164,7 @@ def worker_env() -> dict[str, str]:
 
 
 def test_compose_file_loads_as_docker_compose_would() -> None:
-    assert set(compose()["services"]) == {"kafka", WORKER, "prometheus", "grafana"}
+    assert set(compose()["services"]) == {"kafka", WORKER, "gateway", "prometheus", "grafana"}
 
 
 def test_compose_loader_refuses_a_misspelled_key(tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ def test_kubernetes_validation_refuses_a_misspelled_field() -> None:
 
 
 def test_policy_configmap_holds_exactly_the_seed_policies_and_they_load(tmp_path: Path) -> None:
-    (configmap,) = [o for key, o in k8s().items() if key.startswith("ConfigMap/")]
+    (configmap,) = [o for key, o in k8s().items() if key.startswith("ConfigMap/sla-timer-pol")]
     files = {path.name: path.read_text() for path in sorted((DEPLOY / "policies").glob("*.y*ml"))}
     assert configmap["data"] == files
     for name, text in configmap["data"].items():
@@ -345,7 +345,7 @@ def test_services_and_budget_select_the_worker_pods() -> None:
     labels = statefulset()["spec"]["template"]["metadata"]["labels"]
     selectors = [statefulset()["spec"]["selector"]["matchLabels"]]
     for key, body in k8s().items():
-        if key.startswith("Service/"):
+        if key.startswith("Service/") and "gateway" not in key:
             selectors.append(body["spec"]["selector"])
         elif key.startswith("PodDisruptionBudget/"):
             selectors.append(body["spec"]["selector"]["matchLabels"])
@@ -369,6 +369,43 @@ def test_every_image_reference_is_the_project_version() -> None:
     assert container()["image"] == compose()["services"][WORKER]["image"] == f"sla-timer:{VERSION}"
     labels = DockerfileParser(str(DEPLOY / "Dockerfile")).labels
     assert labels["org.opencontainers.image.version"] == VERSION
+
+
+def gateway_pod() -> dict[str, Any]:
+    return dict(k8s()["Deployment/sla-timer-gateway"]["spec"]["template"])
+
+
+def test_gateway_runs_the_example_sources_from_a_configmap_with_secrets_from_a_secret() -> None:
+    from service.gateway import load_sources  # noqa: PLC0415
+    from service.gateway.main import VARIABLES as GATEWAY_VARIABLES  # noqa: PLC0415
+
+    (gateway,) = gateway_pod()["spec"]["containers"]
+    assert gateway["command"] == ["sla-timer", "gateway"]
+    env = {item["name"]: item["value"] for item in gateway["env"]}
+    assert set(env) <= GATEWAY_VARIABLES.keys()
+    (configmap,) = [o for key, o in k8s().items() if key.startswith("ConfigMap/sla-timer-gate")]
+    example = DEPLOY / "gateway" / "sources.yaml"
+    assert configmap["data"] == {"sources.yaml": example.read_text()}
+    mounts = {m["name"]: m["mountPath"] for m in gateway["volumeMounts"]}
+    volumes = {v["name"]: v for v in gateway_pod()["spec"]["volumes"]}
+    assert volumes["sources"]["configMap"]["name"] == configmap["metadata"]["name"]
+    assert f"{mounts['sources']}/sources.yaml" == env["SLA_GATEWAY_SOURCES"]
+    secrets = [source["secretRef"] for source in gateway["envFrom"]]
+    assert {"name": "sla-timer-gateway-secrets", "optional": True} in secrets
+    names = yaml.safe_load(example.read_text())["sources"]
+    fake = {source["secret_env"]: "x" for source in names}
+    assert [s.name for s in load_sources(example, fake).sources] == [s["name"] for s in names]
+    # The probes, the Service and the NetworkPolicy use the port the gateway listens on.
+    (port,) = gateway["ports"]
+    assert port["containerPort"] == int(env["SLA_GATEWAY_PORT"])
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    service = k8s()["Service/sla-timer-gateway"]["spec"]
+    labels = gateway_pod()["metadata"]["labels"]
+    assert service["selector"].items() <= labels.items()
+    assert [p["targetPort"] for p in service["ports"]] == ["http"]
+    policy = k8s()["NetworkPolicy/sla-timer-gateway"]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    assert gateway["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 # -- The worker with the image's environment -------------------------------------------------
