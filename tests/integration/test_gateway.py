@@ -12,9 +12,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.integration.kafka_broker import REPO_ROOT, _run_script, create_topics, ensure_broker
-from tests.integration.worker_process import SLA_TIMER, free_port
+from tests.integration.worker_process import (
+    SLA_TIMER,
+    WorkerProcess,
+    collect,
+    free_port,
+    iso,
+    run,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -303,3 +311,49 @@ def test_a_refused_kafka_login_ends_the_gateway_with_a_message_that_says_so(
     )
     assert done.returncode == 2
     assert "refused authentication" in done.stderr
+
+
+def test_signed_zendesk_deliveries_through_gateway_and_worker_meet_and_breach(
+    bootstrap: str, policy_dir: Path, tmp_path: Path
+) -> None:
+    """Zendesk → gateway → Kafka → worker: a ticket answered by an agent meets its first
+    response, one never answered breaches; a redelivered creation has no second effect."""
+    worker = WorkerProcess(policy_dir, tmp_path / "worker")
+    worker.start()
+    gateway = Gateway(bootstrap, tmp_path)
+    gateway.extra_env = {
+        "SLA_INPUT_TOPICS": worker.topic("ticket-events"),
+        "SLA_OUTPUT_PREFIX": f"{worker.name}-",
+    }
+    try:
+        gateway.start()
+        now = datetime.now(UTC)
+        answered, silent = zendesk_now("101", now), zendesk_now("102", now)
+        for payload in (answered, silent, answered):  # the creation of 101 comes twice
+            assert gateway.post(*signed(payload))[0] == 200
+        reply = zendesk_now("101", now, kind="comment_added")
+        author = {"id": "7", "is_staff": True}
+        reply["event"] = {"comment": {"id": "9", "is_public": True, "author": author}}
+        reply["detail"]["updated_at"] = iso(now + timedelta(seconds=1))
+        assert gateway.post(*signed(reply)) == (200, '{"events": 1}')
+        topics = [worker.topic("sla-events")]
+        received = run(collect(bootstrap, topics, seconds=10))
+        outcomes = Counter(
+            (r.body["ticket_id"], r.body["type"], r.body["metric"]) for r in received
+        )
+        assert outcomes[("101", "sla.met", "first_response")] == 1
+        assert outcomes[("102", "sla.breach", "first_response")] == 1
+        assert outcomes[("101", "sla.breach", "first_response")] == 0
+        assert outcomes[("101", "sla.started", "first_response")] == 1  # not twice
+    finally:
+        gateway.stop()
+        worker.stop()
+
+
+def zendesk_now(ticket: str, now: datetime, kind: str = "created") -> dict[str, Any]:
+    payload = created(ticket)
+    payload["type"] = f"zen:event-type:ticket.{kind}"
+    payload["id"] = f"{kind}-{ticket}-{now.timestamp()}"
+    payload["time"] = iso(now)
+    payload["detail"]["created_at"] = payload["detail"]["updated_at"] = iso(now)
+    return payload
