@@ -48,6 +48,7 @@ bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.state_bench
 	$(BIN)/python -m tests.bench.hostile_bench
 	$(BIN)/python -m tests.bench.worker_bench --recovery 1000000 --memory 100000
+	$(BIN)/python -m tests.bench.gateway_bench
 
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)
