@@ -1,12 +1,18 @@
 """Integration tests use the real local Kafka broker, started by the session if needed."""
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.kafka_broker import ensure_broker, ensure_secure_broker, secure_mtls_env
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.kafka_broker import (
+    _run_script,
+    ensure_broker,
+    ensure_secure_broker,
+    secure_mtls_env,
+)
+from tests.integration.worker_process import WorkerProcess, free_port
 
 POLICY = """
 calendars:
@@ -52,3 +58,26 @@ def worker(bootstrap: str, policy_dir: Path, tmp_path: Path) -> Iterator[WorkerP
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="module")
+def second_broker() -> Iterator[str]:
+    """A broker of the test module's own on another port (one per module that asks for it):
+    freezing, stopping or restarting it under a worker leaves the shared one alone. Its data
+    dir is .local/kafka/data-PORT, so a `kafka.sh down` then `up` on that port keeps its
+    topics and offsets; it is stopped and its data deleted after the module."""
+    port = free_port()
+    while _busy(port + 1):  # its controller listens on port + 1
+        port = free_port()
+    bootstrap = ensure_broker(port)
+    yield bootstrap
+    _run_script("reset", port, timeout=120)  # stops it and deletes its data
+
+
+def _busy(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -24,13 +23,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
-from tests.integration.kafka_broker import REPO_ROOT, _run_script, acreate_topics, ensure_broker
+from tests.integration.kafka_broker import REPO_ROOT, _run_script, acreate_topics
 from tests.integration.worker_process import (
     Received,
     Tickets,
     WorkerProcess,
     collect,
-    free_port,
     parse,
     produce,
     produce_many,
@@ -148,27 +146,6 @@ def test_a_record_the_broker_refuses_is_dead_lettered_and_every_other_ticket_goe
         assert (body["topic"], body["key"], body["original"]) == (events_topic, "HUGE", None)
         assert body["partition"] == partition_of["HUGE"] and body["size"] > 4_000
         assert len(json.dumps(body)) < 1_000  # the dead letter is small: not the value
-
-
-@pytest.fixture(scope="module")
-def second_broker() -> Iterator[str]:
-    """A broker of this module's own on another port: freezing or stopping it under a worker
-    leaves the shared one alone."""
-    port = free_port()
-    while _busy(port + 1):  # its controller listens on port + 1
-        port = free_port()
-    bootstrap = ensure_broker(port)
-    yield bootstrap
-    _run_script("reset", port, timeout=120)  # stops it and deletes its data
-
-
-def _busy(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
 
 
 def _broker_pid(bootstrap: str) -> int:
