@@ -1,4 +1,23 @@
-"""The one root of every exception SLA Timer raises on purpose."""
+"""The one root of every exception SLA Timer raises on purpose.
+
+    SlaTimerError                       invalid input or configuration (a refusal, not a bug)
+    ├── InvalidDuration (ValueError)    a duration or threshold that does not parse
+    ├── CalendarError                   a calendar that cannot answer (never open, ...)
+    ├── InvalidPolicies                 a policy directory's problems, all of them
+    ├── (policyfile.regex) InvalidRegex a pattern the safe regex engine refuses
+    ├── InvalidEvent                    an input event that cannot be used (dead-lettered)
+    ├── InvalidSources                  a gateway sources file's problems, all of them
+    ├── (handshake) LoginRefused        Kafka refused the login, or TLS failed
+    ├── (replay) ReplayFailed           a replay that could not finish (a worker died)
+    ├── (report.kafka) TopicError       an SLA events topic that cannot be read
+    └── (gateway.delivery) KafkaUnavailable
+                                        Kafka did not acknowledge a delivery in time (503)
+
+Subclasses outside the core live beside the code that raises them. Control flow inside the
+worker (``outbox.FlushStopped``: stopping while a flush waits) is not an error of the service
+and does not derive from it; nor does ``policyfile.yaml_loader.PolicyYamlError``, which is a
+``yaml.YAMLError`` the loader turns into a policy problem.
+"""
 
 
 class SlaTimerError(Exception):

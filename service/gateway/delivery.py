@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from service.connection import Connection
+from service.core.errors import SlaTimerError
 from service.handshake import LoginRefused, check_login
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class Record:
     value: bytes
 
 
-class KafkaUnavailable(Exception):
+class KafkaUnavailable(SlaTimerError):
     """Kafka did not acknowledge in time (or is not connected): answer 503."""
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from service.connection import Connection
-from service.core.errors import InvalidPolicies
+from service.core.errors import InvalidPolicies, SlaTimerError
 from service.policyfile import load_policies
 
 from .build import build_report
@@ -40,7 +40,7 @@ def run_report(request: ReportRequest, out: TextIO, err: TextIO) -> int:
     ledger = Ledger(in_order=request.topic is not None)
     try:
         problems = _read(request, ledger)
-    except (OSError, RuntimeError, UnicodeDecodeError) as error:
+    except (OSError, SlaTimerError, UnicodeDecodeError) as error:
         print(f"sla-timer report: {error}", file=err)
         return 1
     if problems:

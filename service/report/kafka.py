@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from service.connection import Connection
+from service.core.errors import SlaTimerError
 from service.handshake import LoginRefused, check_login
 
 from .read import Ledger, decode_sla_event
@@ -16,7 +17,7 @@ STALL_SECONDS = 30.0
 """Give up when no message arrives for this long while some partition is still behind."""
 
 
-class TopicError(RuntimeError):
+class TopicError(SlaTimerError):
     """The topic cannot be read (no broker, no such topic, no progress)."""
 
 
