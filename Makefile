@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 POLICIES ?= deploy/policies
 
-.PHONY: help install tools test lint typecheck imports pytest golden bench policies-check schemas run demo demo-gateway kafka-up kafka-up-secure kafka-down clean
+.PHONY: help install tools test check lint typecheck imports pytest golden bench policies-check schemas run demo demo-gateway kafka-up kafka-up-secure kafka-down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -22,6 +22,9 @@ tools:  ## the outside tools the tests use (Prometheus, Chromium, validators); e
 	@for script in deploy/tools/*.sh; do bash "$$script" || exit 1; done
 
 test: lint typecheck imports tools pytest  ## everything CI runs: lint, types, import contracts, tools, all tests
+
+check: lint typecheck imports  ## the inner loop: lint, types, import contracts, the tests that need no broker and no outside tool
+	$(BIN)/pytest -q -m "not integration and not tools" --ignore=tests/integration --ignore=tests/deploy
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check service tests

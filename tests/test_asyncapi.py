@@ -80,6 +80,7 @@ def schema_files() -> list[Path]:
 # -- the official validator ------------------------------------------------------------------
 
 
+@pytest.mark.tools
 def test_the_official_parser_accepts_the_document_without_errors_or_warnings() -> None:
     result = validate(DOCUMENT)
     output = result.stdout + result.stderr
@@ -101,6 +102,7 @@ def _unsupported_schema_format(doc: dict[str, Any]) -> None:
     payload["schemaFormat"] = "application/schema+json;version=draft-2020-12"
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [

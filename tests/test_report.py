@@ -489,6 +489,7 @@ def _png(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(b"".join(chunks))
 
 
+@pytest.mark.tools
 def test_html_renders_in_headless_chromium(page: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make tools` (deploy/tools/chromium.sh)")
