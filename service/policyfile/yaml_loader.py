@@ -14,7 +14,9 @@ is refused while the document is composed, before any Python object is built fro
 * explicit tags other than ``!!str``, so no ``!!binary``, ``!!set``, ``!!timestamp``,
   ``!!python/...`` or mistyped ``!!int`` value is ever constructed;
 * integers written with more than ``MAX_NUMBER_CHARS`` characters, which Python could not
-  even print.
+  even print;
+* a key written twice in one mapping: YAML would keep the last silently, so a target or a
+  calendar edited in one place and left in another would change without a word.
 
 The loader checks the size (``MAX_FILE_BYTES``) first; see ``load_yaml``.
 """
@@ -26,7 +28,7 @@ import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 from yaml.resolver import Resolver
 
 MAX_FILE_BYTES = 256 * 1024
@@ -131,9 +133,29 @@ class PolicyYamlLoader(_Parser):
             )
         self._depth += 1
         try:
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        if isinstance(node, MappingNode):
+            _refuse_duplicate_keys(node)
+        return node
+
+
+def _refuse_duplicate_keys(node: MappingNode) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        identity = (key.tag, key.value)
+        if identity not in seen:
+            seen[identity] = key.start_mark.line + 1
+        else:
+            first = seen[identity]
+            raise PolicyYamlError(
+                f"key {key.value[:70]!r} written twice in one mapping (first on line {first}): "
+                "YAML would keep only the last; remove one",
+                key.start_mark,
+            )
 
 
 PolicyYamlLoader.yaml_implicit_resolvers = {

@@ -92,6 +92,17 @@ def test_an_alias_bomb_in_a_policy_directory_is_reported_by_policies_check(
     assert "bomb.yaml: not valid YAML: line 2: anchor &a0 refused" in out
 
 
+def test_a_key_written_twice_is_refused_not_silently_overwritten() -> None:
+    # The target was changed in one place and left in the other: YAML keeps the last.
+    text = OFFICE + policy("{breach_after: 4h, breach_after: 8h}")
+    (found,) = problems(text)
+    assert "key 'breach_after' written twice in one mapping" in found
+    twice = OFFICE.replace("  always:", "  office: {timezone: UTC, hours: 24x7}\n  always:")
+    (found,) = problems(twice + policy())
+    assert found.startswith("hostile.yaml: not valid YAML: line 4: key 'office' written twice")
+    assert "(first on line 3)" in found
+
+
 def test_an_alias_is_refused_even_to_a_plain_value() -> None:
     found = problems(OFFICE + policy().replace("calendar: office", "calendar: &c office"))
     assert any("anchor &c refused" in p for p in found)
