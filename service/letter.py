@@ -1,4 +1,4 @@
-"""The body of a dead letter (README "Topics"), for the worker and the gateway alike.
+"""The body of a dead letter (docs/worker.md, "Topics"), for the worker and the gateway alike.
 
 A pure function, so its size bound is tested without a broker. The body is JSON with the
 message as text; a message of control bytes grows six-fold as JSON escapes (``\\u0001``), so

@@ -327,7 +327,7 @@ _INPUT_NOTE = (
 )
 
 # Field descriptions of the policy file shape, kept here: the models say what is accepted,
-# this says what it means (README "Policy files"). Every key must name a real property.
+# this says what it means (docs/policies.md). Every key must name a real property.
 _POLICY_DESCRIPTIONS: dict[str, dict[str, str]] = {
     "PolicyFile": {
         "calendars": "Business-hours calendars by name, shared across the directory's files.",

@@ -9,7 +9,7 @@ from service.core.errors import SlaTimerError
 from service.settings import VARIABLES, Settings
 from service.worker.main import run_worker
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+README = (Path(__file__).parents[1] / "docs" / "worker.md").read_text()
 POLICIES = Path(__file__).parents[1] / "deploy" / "policies"
 
 

@@ -1,5 +1,5 @@
 """The worker's dead letters: an input message it could not use, an event held for a ticket
-never created, a record Kafka refused for good (README "Topics"). The body every dead letter
+never created, a record Kafka refused for good (docs/worker.md, "Topics"). The body every dead letter
 shares, and its size bound, are in ``service.letter``."""
 
 import orjson

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from service.gateway.metrics import GatewayMetrics
 from service.worker.metrics import Metrics
 from tests.deploy.tools import PROMETHEUS_DIR, REPO_ROOT, promtool
 
@@ -60,7 +61,8 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exported_series() -> set[str]:
-    families = Metrics().registry.collect()
+    """What the worker and the gateway export."""
+    families = [*Metrics().registry.collect(), *GatewayMetrics([]).registry.collect()]
     return {family.name + suffix for family in families for suffix in SUFFIXES[family.type]}
 
 
