@@ -1,6 +1,6 @@
 """The worker's dead letters: an input message it could not use, an event held for a ticket
-never created, a record Kafka refused for good (docs/worker.md, "Topics"). The body every dead letter
-shares, and its size bound, are in ``service.letter``."""
+never created, a record Kafka refused for good (docs/worker.md, "Topics"). The body every
+dead letter shares, and its size bound, are in ``service.letter``."""
 
 import orjson
 
