@@ -1,7 +1,8 @@
 """The worker's configuration, from environment variables, checked once at start (SPEC §7).
 
 Every variable is listed in ``VARIABLES`` with its default and meaning; the table of
-docs/worker.md is this list. Problems are reported together, naming the variable and the valid values.
+docs/worker.md is this list. Problems are reported together, naming the variable and the
+valid values.
 """
 
 import os
