@@ -1,4 +1,4 @@
-"""The ``sla-timer`` command: replay, policies check, report (SPEC §7)."""
+"""The ``sla-timer`` command: replay, policies check, report (docs/worker.md)."""
 
 import argparse
 import os

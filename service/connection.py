@@ -1,4 +1,4 @@
-"""How every Kafka client of the service connects: brokers, TLS and SASL (SPEC §7).
+"""How every Kafka client of the service connects: brokers, TLS and SASL (docs/worker.md).
 
 The worker (Faust's consumer and producer, the outbox's producer, the changelog preloader,
 the topic creator), ``report --topic`` and the demo all connect with one ``Connection``

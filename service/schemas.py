@@ -1,4 +1,6 @@
-"""The wire contract as JSON Schema files (SPEC §2, §3, §6): ``python -m service.schemas``.
+"""The wire contract as JSON Schema files (docs/events.md, docs/policies.md).
+
+``python -m service.schemas`` writes them.
 
 The schemas are generated from the pydantic models that validate the wire: the input
 events of ``service.wire``, the policy file shape of ``service.policyfile.models``, and the
@@ -45,7 +47,7 @@ from service.wire import (
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://sla-timer.invalid/schemas/"
 
-# -- output events (SPEC §6) --------------------------------------------------------------
+# -- output events (docs/events.md) ----------------------------------------------------
 
 UTC_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{6})?Z$"
 UtcTimestamp = Annotated[
@@ -57,8 +59,8 @@ SlaEventId = Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{32}$")]
 Seconds = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictFloat, Field(ge=0)]
 """Business seconds: an integer when whole, else a decimal."""
 
-# The nine types of SPEC §6; each is the type of exactly one variant below (a test checks both
-# against the engine's ``SlaEventType``).
+# The nine output types of docs/events.md; each is the type of exactly one variant below (a
+# test checks both against the engine's ``SlaEventType``).
 WireSlaEventType = Literal[
     "sla.started",
     "sla.paused",

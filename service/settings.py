@@ -1,4 +1,4 @@
-"""The worker's configuration, from environment variables, checked once at start (SPEC §7).
+"""The worker's configuration, from environment variables, checked once at start (docs/worker.md).
 
 Every variable is listed in ``VARIABLES`` with its default and meaning; the table of
 docs/worker.md is this list. Problems are reported together, naming the variable and the

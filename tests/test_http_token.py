@@ -1,4 +1,4 @@
-"""SLA_HTTP_TOKEN (SPEC §7): who may read the ticket API."""
+"""SLA_HTTP_TOKEN (docs/worker.md): who may read the ticket API."""
 
 from service.worker.http import is_authorized
 

@@ -1,6 +1,7 @@
-"""``sla-timer report`` (SPEC §6 compliance, §7): the real engine's output, counted per policy,
-metric and calendar month against the seed contracts' targets (WeStock 99.2%, iStockist 98%),
-from files and from a Kafka topic, as a table and as an HTML page rendered by Chromium."""
+"""``sla-timer report`` (docs/semantics.md, compliance): the real engine's output, counted per
+policy, metric and calendar month against the seed contracts' targets (WeStock 99.2%,
+iStockist 98%), from files and from a Kafka topic, as a table and as an HTML page rendered
+by Chromium."""
 
 import asyncio
 import io

@@ -1,4 +1,4 @@
-"""Worker configuration (SPEC §7): every variable documented, bad values refused together."""
+"""Worker configuration (docs/worker.md): every variable documented, bad values refused together."""
 
 import os
 from pathlib import Path

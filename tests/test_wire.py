@@ -1,4 +1,4 @@
-"""The wire codec (SPEC §2, §6): what is a valid input event, and how SLA events look."""
+"""The wire codec (docs/events.md): what is a valid input event, and how SLA events look."""
 
 import json
 

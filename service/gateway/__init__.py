@@ -1,5 +1,5 @@
-"""The gateway's pure half (SPEC §9): the sources file, and one adapter per helpdesk kind
-turning a webhook delivery (headers, raw body) into SLA Timer input events (SPEC §2).
+"""The gateway's pure half (docs/gateway.md): the sources file, and one adapter per helpdesk kind
+turning a webhook delivery (headers, raw body) into SLA Timer input events (docs/events.md).
 
 No server, no Kafka, no wall clock: the time of receipt is an argument. ``adapt`` picks
 the source's adapter; every adapter verifies the signature first, then parses, and never

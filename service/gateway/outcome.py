@@ -1,4 +1,4 @@
-"""What an adapter makes of one webhook delivery (SPEC §9): exactly one of four outcomes.
+"""What an adapter makes of one webhook delivery (docs/gateway.md): exactly one of four outcomes.
 
 Outcomes are values, not exceptions: an adapter never raises, whatever the headers and
 body, and the server turns each outcome into its answer (401, or 2xx once Kafka has
@@ -14,7 +14,7 @@ from service.core.instant import Instant
 from .sources import Source
 
 InputEvent = dict[str, Any]
-"""A canonical input event (SPEC §2) as a JSON-ready dict; ``service.wire.decode`` accepts
+"""A canonical input event (docs/events.md) as a JSON-ready dict; ``service.wire.decode`` accepts
 ``json.dumps`` of it."""
 
 

@@ -1,4 +1,4 @@
-"""The gateway's sources file (SPEC §9): which helpdesks post to which endpoint, for which
+"""The gateway's sources file (docs/gateway.md): which helpdesks post to which endpoint, for which
 tenant, signed with which secret, and how their statuses and fields map.
 
 Loaded like a policy file: the same safe YAML loader (no anchors, tags or deep nesting;

@@ -1,4 +1,4 @@
-"""Policy files (SPEC §3): YAML in, validated frozen core objects out."""
+"""Policy files (docs/policies.md): YAML in, validated frozen core objects out."""
 
 from .loader import check_directory, check_sources, load_policies, load_policy_text
 

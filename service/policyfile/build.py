@@ -1,4 +1,4 @@
-"""Meaning checks of policy entries and their conversion into core objects (SPEC §3).
+"""Meaning checks of policy entries and their conversion into core objects (docs/policies.md).
 
 Shape errors come from pydantic; what needs more than one field to judge (unknown
 calendars, thresholds past the target, unreachable targets and policies, targets a

@@ -1,4 +1,4 @@
-"""Calendar entries of a policy file into core calendars (SPEC §3, §4)."""
+"""Calendar entries of a policy file into core calendars (docs/policies.md, docs/semantics.md)."""
 
 import difflib
 import functools

@@ -1,6 +1,6 @@
 """Load a directory of policy files into a ``PolicySet``, reporting every problem at once.
 
-Files are read in name order; within a file, policies keep their order (SPEC §3: the
+Files are read in name order; within a file, policies keep their order (docs/policies.md: the
 first policy whose match fits wins). Calendars are shared by name across the files.
 Each problem names the file, the policy and the field.
 

@@ -1,4 +1,4 @@
-"""``sla-timer report``: compliance per policy, metric and calendar month (SPEC §6), from
+"""``sla-timer report``: compliance per policy, metric and calendar month (docs/semantics.md), from
 SLA events in JSON-lines files or a whole SLA events topic, as a terminal table and
 optionally a self-contained HTML page."""
 

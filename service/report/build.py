@@ -1,5 +1,5 @@
 """What a report shows: per policy, metric and month the counted cycles against the policy's
-compliance target, and the breaches behind them (SPEC §6 compliance)."""
+compliance target, and the breaches behind them (docs/semantics.md compliance)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field

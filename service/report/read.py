@@ -1,4 +1,4 @@
-"""SLA events as the report reads them: JSON lines of the output schema (SPEC §6), and the
+"""SLA events as the report reads them: JSON lines of the output schema (docs/events.md), and the
 events still standing once retractions are applied."""
 
 from collections.abc import Iterable

@@ -1,4 +1,4 @@
-"""What one ticket's history costs the worker's table (SPEC §8: bounded, flat per event).
+"""What one ticket's history costs the worker's table (docs/worker.md: bounded, flat per event).
 
 A mail loop (customer replies one second apart, as two auto-responders make) and a busy
 conversation (agent and customer replies, status changes) are fed to one ticket; after

@@ -1,5 +1,5 @@
 """Signature schemes against the vendors' published vectors and the known wrong
-implementations (SPEC §9: a missing, wrong or stale signature answers 401)."""
+implementations (docs/gateway.md: a missing, wrong or stale signature answers 401)."""
 
 import base64
 import hashlib

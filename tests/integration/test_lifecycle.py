@@ -1,4 +1,4 @@
-"""SPEC §8 on the real broker: a chatty ticket does not hold up the others, a finished
+"""docs/worker.md on the real broker: a chatty ticket does not hold up the others, a finished
 ticket leaves memory and is forgotten after SLA_RETENTION, refused events are dead letters."""
 
 import json

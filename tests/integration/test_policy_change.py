@@ -1,4 +1,4 @@
-"""SPEC §8 on the real broker: policies changed between restarts take effect at once."""
+"""docs/worker.md on the real broker: policies changed between restarts take effect at once."""
 
 import asyncio
 import time

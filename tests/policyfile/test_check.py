@@ -1,4 +1,4 @@
-"""Policy validation (SPEC §3): every problem at once, each naming file, policy and field."""
+"""Policy validation (docs/policies.md): every problem at once, naming file, policy, field."""
 
 from pathlib import Path
 
