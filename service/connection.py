@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.core.errors import SlaTimerError
+from service.core.errors import InvalidConfiguration
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -94,9 +94,7 @@ class Connection:
         problems: list[str] = []
         connection = cls.read(env, problems, brokers)
         if problems:
-            raise SlaTimerError(
-                "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-            )
+            raise InvalidConfiguration(problems)
         return connection
 
     @classmethod

@@ -13,7 +13,7 @@ from pathlib import Path
 from service import connection
 from service.connection import Connection
 from service.core.durations import parse_duration
-from service.core.errors import SlaTimerError
+from service.core.errors import InvalidConfiguration, SlaTimerError
 from service.core.instant import DAY
 
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -131,14 +131,7 @@ class Settings:
         problems: list[str] = []
 
         def number(name: str, low: int, high: int) -> int:
-            try:
-                parsed = int(value[name])
-                if low <= parsed <= high:
-                    return parsed
-            except ValueError:
-                pass
-            problems.append(f"{name}={value[name]!r}: use a whole number from {low} to {high}")
-            return low
+            return whole_number(value, name, low, high, problems)
 
         def seconds(name: str, allow_zero: bool) -> int:
             text = value[name].strip()
@@ -188,10 +181,23 @@ class Settings:
             replication_factor=number("SLA_REPLICATION_FACTOR", 1, 32),
         )
         if problems:
-            raise SlaTimerError(
-                "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-            )
+            raise InvalidConfiguration(problems)
         return settings
+
+
+def whole_number(
+    value: Mapping[str, str], name: str, low: int, high: int, problems: list[str]
+) -> int:
+    """``value[name]`` as a whole number from ``low`` to ``high``; else ``low``, after adding
+    the problem (naming the variable and the range) to ``problems``."""
+    try:
+        parsed = int(value[name])
+        if low <= parsed <= high:
+            return parsed
+    except ValueError:
+        pass
+    problems.append(f"{name}={value[name]!r}: use a whole number from {low} to {high}")
+    return low
 
 
 def _data_dir_problem(text: str) -> str | None:

@@ -3,6 +3,7 @@
     SlaTimerError                       invalid input or configuration (a refusal, not a bug)
     ├── InvalidDuration (ValueError)    a duration or threshold that does not parse
     ├── CalendarError                   a calendar that cannot answer (never open, ...)
+    ├── InvalidConfiguration            environment variables' problems, all of them
     ├── InvalidPolicies                 a policy directory's problems, all of them
     ├── (policyfile.regex) InvalidRegex a pattern the safe regex engine refuses
     ├── InvalidEvent                    an input event that cannot be used (dead-lettered)
@@ -30,6 +31,14 @@ class InvalidDuration(SlaTimerError, ValueError):
 
 class CalendarError(SlaTimerError):
     """A calendar that cannot answer a question, e.g. one that is never open."""
+
+
+class InvalidConfiguration(SlaTimerError):
+    """Settings from the environment with problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class InvalidPolicies(SlaTimerError):

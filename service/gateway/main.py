@@ -15,12 +15,13 @@ from aiohttp import web
 from service.connection import VARIABLES as KAFKA_VARIABLES
 from service.connection import Connection
 from service.core.durations import parse_duration
-from service.core.errors import SlaTimerError
+from service.core.errors import InvalidConfiguration, SlaTimerError
 from service.core.instant import DAY, SECOND
 from service.gateway import Sources, load_sources
 from service.gateway.delivery import Delivery
 from service.gateway.server import Gateway, Topics, now_micros
 from service.handshake import LoginRefused
+from service.settings import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,8 @@ class GatewaySettings:
     def from_env(cls, env: Mapping[str, str]) -> "GatewaySettings":
         value = {name: env.get(name, default).strip() for name, (default, _) in VARIABLES.items()}
         problems: list[str] = []
-        port = _whole(value, "SLA_GATEWAY_PORT", 1, 65535, problems)
-        max_body = _whole(value, "SLA_GATEWAY_MAX_BODY", 1024, 64 * 1024 * 1024, problems)
+        port = whole_number(value, "SLA_GATEWAY_PORT", 1, 65535, problems)
+        max_body = whole_number(value, "SLA_GATEWAY_MAX_BODY", 1024, 64 * 1024 * 1024, problems)
         timeout = 0.0
         with contextlib.suppress(SlaTimerError):
             timeout = parse_duration(value["SLA_GATEWAY_KAFKA_TIMEOUT"]).resolve(DAY) / SECOND
@@ -74,9 +75,7 @@ class GatewaySettings:
         except SlaTimerError as error:
             problems.append(f"SLA_GATEWAY_SOURCES={value['SLA_GATEWAY_SOURCES']!r}: {error}")
         if problems:
-            raise SlaTimerError(
-                "invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems)
-            )
+            raise InvalidConfiguration(problems)
         return cls(
             host=value["SLA_GATEWAY_HOST"],
             port=port,
@@ -87,17 +86,6 @@ class GatewaySettings:
             dead_letter_topic=f"{value['SLA_OUTPUT_PREFIX']}ticket-events-dlq",
             kafka=kafka,
         )
-
-
-def _whole(value: Mapping[str, str], name: str, low: int, high: int, problems: list[str]) -> int:
-    try:
-        parsed = int(value[name])
-        if low <= parsed <= high:
-            return parsed
-    except ValueError:
-        pass
-    problems.append(f"{name}={value[name]!r}: use a whole number from {low} to {high}")
-    return low
 
 
 def run_gateway(env: Mapping[str, str]) -> int:
