@@ -9,10 +9,9 @@ that is not UTF-8, control characters in the ids that make up the table key, att
 over their budget), so nothing past it has to cope with such input.
 """
 
-import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeGuard
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -266,9 +265,6 @@ def decode(raw: bytes | str) -> TicketEvent:
         )
     if raw.startswith(_BOM):
         raw = raw[len(_BOM) :]
-    event = _decode_plain(raw)
-    if event is not None:
-        return event
     try:
         wire = _INPUT.validate_json(raw)
     except ValidationError as error:
@@ -294,101 +290,6 @@ def decode(raw: bytes | str) -> TicketEvent:
         get("public", True),
         get("automated", False),
     )
-
-
-# The fast path: most events are plainly valid, and reading them with orjson and a few
-# checks costs a third of pydantic's validation. It accepts an event only when the models
-# would accept it with the same values; anything else (or any doubt) goes to pydantic, which
-# gives the verdict and the reason. orjson reads integers beyond 64 bits as floats, so an
-# integral float of 2^53 or more is a doubt; so is deep nesting, which only orjson reads.
-_PLAIN_FIELDS: dict[str, tuple[str, ...]] = {
-    "ticket_created": ("attributes", "status"),
-    "first_response": ("automated",),
-    "agent_reply": ("public", "automated"),
-    "customer_reply": (),
-    "status_change": ("status", "reason"),
-    "attribute_change": ("attributes",),
-}
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
-_FLOAT_EXACT = 2.0**53
-_NESTED = 200  # pydantic's JSON parser refuses nesting deeper than about 250; orjson's 1024
-
-
-def _decode_plain(raw: bytes) -> TicketEvent | None:
-    """The event when it is plainly valid, else None (then pydantic decides)."""
-    if raw.count(b"[") + raw.count(b"{") > _NESTED:
-        return None
-    try:
-        found = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(found) is not dict:
-        return None
-    kind = found.get("type")
-    if not isinstance(kind, str) or kind not in _PLAIN_FIELDS:
-        return None
-    names = _PLAIN_FIELDS[kind]
-    event_id, ticket_id = found.get("event_id"), found.get("ticket_id")
-    tenant, occurred = found.get("tenant", "default"), found.get("occurred_at")
-    if not (_is_id(event_id) and _is_id(ticket_id) and _is_id(tenant)):
-        return None
-    if not isinstance(occurred, str):
-        return None
-    fields = {name: found[name] for name in names if name in found}
-    if not _are_plain(kind, fields):
-        return None
-    try:
-        occurred_at = parse_timestamp(occurred)
-    except ValueError:
-        return None
-    attributes = fields.get("attributes", _NO_ATTRIBUTES if kind != "ticket_created" else {})
-    if attributes:
-        _check_attributes(attributes)
-    status = fields.get("status", "new" if kind == "ticket_created" else None)
-    return TicketEvent(
-        event_id,
-        _EVENT_TYPES[kind],
-        ticket_id,
-        occurred_at,
-        tenant,
-        attributes,
-        status,
-        fields.get("reason"),
-        fields.get("public", True),
-        fields.get("automated", False),
-    )
-
-
-def _is_id(value: object) -> TypeGuard[str]:
-    return type(value) is str and 0 < len(value) <= 200 and _CONTROL_CHARACTER.search(value) is None
-
-
-def _are_plain(kind: str, fields: dict[str, Any]) -> bool:
-    """The type's own fields are present where required and of the models' types."""
-    if kind == "status_change" and "status" not in fields:
-        return False
-    if kind == "attribute_change" and "attributes" not in fields:
-        return False
-    for name, value in fields.items():
-        if name == "attributes":
-            if type(value) is not dict or not all(map(_is_plain_scalar, value.values())):
-                return False
-        elif name == "status":
-            if type(value) is not str or not value:
-                return False
-        elif name == "reason":
-            if value is not None and type(value) is not str:
-                return False
-        elif type(value) is not bool:  # public, automated
-            return False
-    return True
-
-
-def _is_plain_scalar(value: object) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value) and not (abs(value) >= _FLOAT_EXACT and value.is_integer())
-    kind = type(value)
-    return kind is str or kind is bool or kind is int
 
 
 def _check_attributes(attributes: dict[str, AttributeValue]) -> None:
