@@ -48,6 +48,7 @@ golden: install  ## rewrite the golden expectations of the seed contracts; revie
 bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.calendar_bench
 	$(BIN)/python -m tests.bench.replay_bench
+	$(BIN)/python -m tests.bench.deadline_bench
 	$(BIN)/python -m tests.bench.state_bench
 	$(BIN)/python -m tests.bench.hostile_bench
 	$(BIN)/python -m tests.bench.worker_bench --recovery 1000000 --memory 100000

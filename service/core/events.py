@@ -107,28 +107,14 @@ def content_digest(event: SlaEvent, attributes_text: str) -> str:
     """A digest of every field a consumer reads but the id and ``emitted_at``: two events
     with the same digest say the same thing. ``attributes_text`` is the attributes in a
     canonical text (``attributes_text``), passed in so a ticket computes it once."""
-    text = "\x1f".join(
-        map(
-            str,
-            (
-                event.tenant,
-                event.ticket_id,
-                event.type,
-                event.policy,
-                event.policy_version,
-                event.metric,
-                event.cycle,
-                event.calendar,
-                event.target,
-                event.deadline,
-                event.occurred_at,
-                event.elapsed,
-                event.threshold,
-                event.caused_by,
-                event.compliance_excluded,
-                attributes_text,
-            ),
-        )
+    # One f-string: what "\x1f".join(map(str, fields)) gives (str() and format() agree on
+    # these types: text, StrEnum, int, bool, None), at half the cost.
+    e = event
+    text = (
+        f"{e.tenant}\x1f{e.ticket_id}\x1f{e.type}\x1f{e.policy}\x1f{e.policy_version}\x1f"
+        f"{e.metric}\x1f{e.cycle}\x1f{e.calendar}\x1f{e.target}\x1f{e.deadline}\x1f"
+        f"{e.occurred_at}\x1f{e.elapsed}\x1f{e.threshold}\x1f{e.caused_by}\x1f"
+        f"{e.compliance_excluded}\x1f{attributes_text}"
     )
     return blake2b(text.encode(), digest_size=16).hexdigest()
 
