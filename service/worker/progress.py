@@ -16,9 +16,10 @@ import time
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
-from faust.types import TP, EventT
+from faust.types import TP
 
 from service.worker.outbox import Outbox
+from service.worker.step import Record
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,11 @@ class Progress:
         self.stalled: str | None = None  # why, when stalled
         self._was_ready = False
 
-    def batch_done(self, batch: Sequence[EventT[bytes]]) -> None:
+    def batch_done(self, batch: Sequence[Record]) -> None:
         self.progress_at = time.monotonic()
-        for event in batch:
-            message = event.message
+        for message in batch:
             if message.topic in self.input_topics:
-                self.next_offsets[message.tp] = message.offset + 1
+                self.next_offsets[TP(message.topic, message.partition)] = message.offset + 1
 
     def flush_begins(self, outbox: Outbox) -> None:
         self.flushing, self.flush_started = outbox, time.monotonic()
