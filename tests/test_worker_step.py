@@ -41,11 +41,13 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> PolicySet:
 class Worker:
     """A step over a dict standing in for the table; ``offset`` numbers the input."""
 
-    def __init__(self, policies: PolicySet, table: dict[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self, policies: PolicySet, table: dict[bytes, bytes] | None = None, keep: int = 0
+    ) -> None:
         self.table: dict[bytes, bytes] = {} if table is None else table
         compliance = LiveCompliance(policies, Metrics())
         stored = StoredTickets(self.table, policies, compliance)
-        engine = Engine(policies, Lifecycle(RETENTION, HOLD), stored.load)
+        engine = Engine(policies, Lifecycle(RETENTION, HOLD, keep), stored.load)
         self.engine = engine
         recover(engine, stored, range(4))  # as a worker does once the table is complete
         self.step = Step(engine, TOPICS, Metrics(), compliance)
@@ -242,3 +244,21 @@ def test_a_redelivered_event_changes_nothing_and_publishes_nothing(
     worker.run([created], T0)
     plan = worker.run([created], T0 + MINUTE)
     assert published(plan) == []
+
+
+def test_settled_tickets_stay_in_memory_while_among_the_most_recently_written(
+    policies: PolicySet,
+) -> None:
+    worker = Worker(policies, keep=2)
+    for name in ("A", "B", "C"):
+        worker.run([worker.event(name, "ticket_created", T0)], T0)
+    solved = T0 + MINUTE
+    for name in ("A", "B"):
+        worker.run([worker.event(name, "status_change", solved, status="solved")], solved)
+    held = {key.split("\x1f")[1] for key in worker.engine.tickets}
+    assert held == {"A", "B", "C"}  # two settled kept, and the open one
+    worker.run([worker.event("C", "status_change", solved, status="solved")], solved)
+    assert {key.split("\x1f")[1] for key in worker.engine.tickets} == {"B", "C"}
+    later = solved + MINUTE
+    worker.run([worker.event("A", "status_change", later, status="closed")], later)
+    assert {key.split("\x1f")[1] for key in worker.engine.tickets} == {"A", "C"}  # read back

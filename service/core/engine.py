@@ -35,6 +35,9 @@ class Lifecycle:
 
     retention: Instant  # microseconds after the write that settled it
     hold: Instant  # microseconds after the held event's occurred_at
+    # Settled tickets kept in memory, the most recently written: a ticket with nothing to
+    # count for now (answered, waiting on the customer) often gets its next event soon.
+    keep_settled: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class Engine:
         self._expired: list[TicketEvent] = []
         self._owed: list[SlaEvent] = []
         self._evicted: list[TicketKey] = []
+        self._settled: dict[TicketKey, None] = {}  # kept in memory, oldest write first
 
     def receive(self, event: TicketEvent, now: Instant, partition: int = 0) -> list[SlaEvent]:
         """Apply one event; ``now`` is the engine's clock (event time in replay).
@@ -119,21 +123,29 @@ class Engine:
         self._expired.clear()
         self._owed.clear()
         self._evicted.clear()
+        self._settled.clear()
 
     def take_changes(self, now: Instant) -> Changes:
         """What to write, delete and dead-letter since the last call. A settled ticket
-        written now leaves memory and is forgotten ``retention`` after ``now``."""
+        written now is forgotten ``retention`` after ``now``, and leaves memory once more
+        than ``keep_settled`` settled tickets were written after it."""
         changes = Changes(owed=self._owed, expired=self._expired, evicted=self._evicted)
         self._owed, self._expired, self._evicted = [], [], []
+        settled = self._settled
         for key, partition in self._changed.items():
             ticket = self.tickets[key]
             forget_at = None
+            settled.pop(key, None)
             if self.lifecycle is not None and ticket.is_settled:
                 forget_at = now + self.lifecycle.retention
-                del self.tickets[key]
-                changes.evicted.append(key)
+                settled[key] = None  # the most recent last
             self.schedule(partition, key, forget_at or self._due_of(ticket))
             changes.written.append(Written(key, partition, ticket, forget_at))
+        if self.lifecycle is not None:
+            while len(settled) > self.lifecycle.keep_settled:
+                oldest = next(iter(settled))
+                del settled[oldest], self.tickets[oldest]
+                changes.evicted.append(oldest)
         changes.forgotten = list(self._forgotten.items())
         self._changed.clear()
         self._forgotten.clear()
@@ -197,6 +209,7 @@ class Engine:
             self._expired += ticket.expire_held()
         # Held too long, or its retention ended: an event for it now is for a new ticket.
         self._forgotten[key] = partition
+        self._settled.pop(key, None)
         if self.tickets.pop(key, None) is not None:
             self._evicted.append(key)
         return []

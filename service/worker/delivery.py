@@ -14,7 +14,8 @@ from service.core.events import SlaEvent, SlaEventType
 from service.core.instant import Instant
 from service.worker.deadletter import refused_dead_letter
 from service.worker.metrics import Metrics
-from service.worker.outbox import Flushed, Outbox, ProducerSlot, Refused
+from service.worker.outbox import Flushed, Outbox, Refused
+from service.worker.producer import ProducerSlot
 from service.worker.progress import Progress
 from service.worker.step import Plan
 
@@ -48,8 +49,7 @@ class Delivery:
         flushed = await self._flush(plan.outbox)
         refused = {r.serial for r in flushed.refused}
         published = {id(e): e for s, e in plan.events.items() if s not in refused}
-        for event in published.values():
-            self._count(event, plan.now)
+        self._count(published.values(), plan.now)
         if flushed.refused:
             await self._contain(flushed.refused, plan.now)
         # What Faust does for a standby replica: the values with their changelog offsets,
@@ -94,8 +94,18 @@ class Delivery:
             log.error("dead letter refused too, dropped: %r (%r)", dropped.key, dropped.error)
             self.metrics.invalid.labels("dead_letter_refused").inc()
 
-    def _count(self, event: SlaEvent, now: Instant) -> None:
-        kind = event.type.value
-        self.metrics.sla_events.labels(kind, event.policy, event.metric).inc()
-        if event.type in (SlaEventType.WARNING, SlaEventType.BREACH):
-            self.metrics.lateness.labels(kind).observe(max(0, now - event.occurred_at) / 1e6)
+    def _count(self, events: Iterable[SlaEvent], now: Instant) -> None:
+        """Count what was published, a label set at a time (``labels`` costs 5 us)."""
+        counts: dict[tuple[str, str, str], int] = {}
+        late: dict[str, list[float]] = {}
+        for event in events:
+            labels = (event.type.value, event.policy, event.metric)
+            counts[labels] = counts.get(labels, 0) + 1
+            if event.type in (SlaEventType.WARNING, SlaEventType.BREACH):
+                late.setdefault(labels[0], []).append(max(0, now - event.occurred_at) / 1e6)
+        for labels, count in counts.items():
+            self.metrics.sla_events.labels(*labels).inc(count)
+        for kind, seconds in late.items():
+            histogram = self.metrics.lateness.labels(kind)
+            for value in seconds:
+                histogram.observe(value)

@@ -88,6 +88,7 @@ class Plan:
     events: dict[int, SlaEvent] = field(default_factory=dict)  # serial -> the SLA event
     values: dict[int, tuple[int, bytes, bytes | None]] = field(default_factory=dict)
     due_partitions: set[int] = field(default_factory=set)  # due commands taken
+    consumed: dict[str, int] = field(default_factory=dict)  # input events by type
     now: Instant = 0
 
     def records(self) -> Iterator[tuple[str, int | None, bytes | None, bytes | None]]:
@@ -139,6 +140,8 @@ class Step:
             dead.append((key, held_dead_letter(event, HELD_TOO_LONG, now)))
         self._publish(plan, out, dead)
         self._write(plan, out, changes)
+        for kind, count in plan.consumed.items():  # once per batch: labels() costs 5 us
+            self.metrics.consumed.labels(kind).inc(count)
         return plan
 
     def _apply(
@@ -157,7 +160,7 @@ class Step:
             self.metrics.invalid.labels(error.kind).inc()
             dead.append(dead_letter(message, error.reason, plan.now))
             return []
-        self.metrics.consumed.labels(event.type.value).inc()
+        plan.consumed[event.type.value] = plan.consumed.get(event.type.value, 0) + 1
         try:
             return self.engine.receive(event, horizon, message.partition)
         except InvalidEvent as error:  # too late, no ticket, attributes: as it was

@@ -21,11 +21,15 @@ class StoredTickets:
         self.table = table
         self.policies = policies
         self.compliance = compliance
+        # Values of batches not yet acked, by table key (None: deleted): what the table
+        # will hold once they are, read first.
+        self.pending: dict[bytes, bytes | None] = {}
 
     def read(self, key: TicketKey) -> tuple[Ticket, state.Stored] | None:
         """The stored ticket (clocks not yet rebuilt) and its index fields; None for a
         ticket never stored, forgotten, or stored in another layout."""
-        raw = self.table.get(key.encode())
+        raw_key = key.encode()
+        raw = self.pending[raw_key] if raw_key in self.pending else self.table.get(raw_key)
         stored = state.index(raw) if raw is not None else None
         ticket = state.load(raw, self.policies) if raw is not None and stored else None
         if ticket is None or stored is None:
