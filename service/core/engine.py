@@ -20,7 +20,8 @@ from .policy import PolicySet
 from .ticket import Ticket
 
 TicketKey = str
-Load = Callable[[TicketKey], Ticket | None]
+Load = Callable[[TicketKey, int], Ticket | None]
+"""Reads a stored ticket back, by key and partition (None: not stored)."""
 
 
 def ticket_key(tenant: str, ticket_id: str) -> TicketKey:
@@ -62,7 +63,7 @@ class Changes:
     evicted: list[TicketKey] = field(default_factory=list)  # left memory (written or forgotten)
 
 
-def _never(key: TicketKey) -> Ticket | None:
+def _never(key: TicketKey, partition: int) -> Ticket | None:
     return None
 
 
@@ -170,7 +171,7 @@ class Engine:
         ticket = self.tickets.get(key)
         if ticket is not None or key in self._forgotten:
             return ticket
-        ticket = self.load(key)
+        ticket = self.load(key, partition)
         if ticket is None:
             return None
         self.tickets[key] = ticket

@@ -37,7 +37,7 @@ from service.worker.outbox import FlushStopped
 from service.worker.producer import ProducerSlot
 from service.worker.progress import Progress
 from service.worker.step import Plan, Record, Step, Topics
-from service.worker.tickets import StoredTickets, recover, ticket_finder
+from service.worker.tickets import PartitionReader, StoredTickets, recover, ticket_finder
 
 log = logging.getLogger(__name__)
 _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
@@ -72,6 +72,7 @@ class SlaWorker:
         logging.getLogger("aiokafka").addHandler(self.login)
         self._commanded: set[int] = set()  # partitions with a due command on its way
         self._read: dict[TP, int] = {}  # last input offset processed, for the lag gauge
+        self._inputs = frozenset(settings.input_topics)
         self._next_gauge = 0.0
         self.app = self._app()
         topics = [*settings.input_topics, settings.due_topic]
@@ -80,7 +81,9 @@ class SlaWorker:
         self._delivering: asyncio.Future[bool] | None = None  # the last batch's delivery
         self._stopped = False  # a delivery gave up: the worker is stopping
         self.table = self._table()
-        self.stored = StoredTickets(cast(Any, self.table), policies, self.compliance)
+        self.stored = StoredTickets(
+            cast(Any, self.table), policies, self.compliance, self._partition_reader()
+        )
         lifecycle = Lifecycle(settings.retention, settings.hold, KEEP_SETTLED)
         self.engine = Engine(policies, lifecycle, self.stored.load)
         changelog = self.table.changelog_topic.get_topic_name()
@@ -155,6 +158,15 @@ class SlaWorker:
             ),
         )
 
+    def _partition_reader(self) -> PartitionReader | None:
+        """With RocksDB, a key is looked up in its partition's database only: Faust's
+        ``get`` outside an agent's event looks in every one (``Store._db_for_partition``
+        is Faust's own, see ``batches``)."""
+        if self.settings.store_url.startswith("memory"):
+            return None
+        store = cast(Any, self.table.data)
+        return lambda key, partition: store._db_for_partition(partition).get(key)
+
     def _horizon(self) -> Instant:
         return self.clock() - self.settings.grace
 
@@ -175,12 +187,11 @@ class SlaWorker:
             plan = self.step.run(records, self.clock())
             self.stored.pending.update((key, value) for _, key, value in plan.values.values())
             self._commanded -= plan.due_partitions
-            for message in records:
-                if message.topic != self.settings.due_topic:
-                    self._read[TP(message.topic, message.partition)] = message.offset
+            last = _last_offsets(records)
+            self._read.update((tp, o) for tp, o in last.items() if tp.topic in self._inputs)
             previous = self._delivering
             self._delivering = asyncio.ensure_future(
-                self._deliver(previous, plan, records, commit, started)
+                self._deliver(previous, plan, last, commit, started)
             )
             return "taken"
 
@@ -188,7 +199,7 @@ class SlaWorker:
         self,
         previous: "asyncio.Future[bool] | None",
         plan: Plan,
-        records: Sequence[Record],
+        last: dict[TP, int],
         commit: Commit,
         started: float,
     ) -> bool:
@@ -198,7 +209,7 @@ class SlaWorker:
         try:
             await self.delivery.deliver(plan, self._write_store)
         except FlushStopped:  # stopping: this batch and the ones after stay uncommitted
-            log.warning("stopping with a batch of %d messages not delivered", len(records))
+            log.warning("stopping with a batch of %d records not delivered", len(plan.outbox))
             self._stopped = True
             return False
         finally:
@@ -206,9 +217,9 @@ class SlaWorker:
                 if self.stored.pending.get(key, self) is value:
                     del self.stored.pending[key]
         await commit()
-        self.progress.batch_done(records)
+        self.progress.batch_done(last)
         self.metrics.processing.observe(time.perf_counter() - started)
-        self.metrics.batch_size.observe(len(records))
+        self.metrics.batch_size.observe(plan.size)
         return True
 
     def _write_store(self, acked: Iterable[Acked]) -> None:
@@ -307,3 +318,11 @@ class SlaWorker:
         self.metrics.preloaded.set(self.table.preloaded)
         due_later = sum(len(heap) for heap in self.engine.heaps.values())
         log.info("recovered: %d partitions, %d clocks due later", len(owned), due_later)
+
+
+def _last_offsets(records: Sequence[Record]) -> dict[TP, int]:
+    """The last offset of each partition a batch holds (it holds them in order)."""
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        last[(record.topic, record.partition)] = record.offset
+    return {TP(topic, partition): offset for (topic, partition), offset in last.items()}

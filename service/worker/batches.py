@@ -29,7 +29,9 @@ test_batches.py`` fails if one of them changes):
 - ``Consumer._to_message``, ``callback``, ``_read_offset``, ``suspend_flow`` and
   ``wait_first``: the per-message path of other topics, as in Faust's ``_drain_messages``.
 - The app's ``on_partitions_revoked`` signal is sent during a rebalance before the new
-  assignment, after ``stop_flow``: the worker waits there for a batch in flight.
+  assignment, after ``stop_flow``: the worker waits there for the batches in flight.
+- Outside this module: the RocksDB store's ``_db_for_partition(partition)`` (``app`` reads
+  a ticket from its partition's database only).
 """
 
 import asyncio

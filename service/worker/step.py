@@ -89,6 +89,7 @@ class Plan:
     values: dict[int, tuple[int, bytes, bytes | None]] = field(default_factory=dict)
     due_partitions: set[int] = field(default_factory=set)  # due commands taken
     consumed: dict[str, int] = field(default_factory=dict)  # input events by type
+    size: int = 0  # messages in the batch
     now: Instant = 0
 
     def records(self) -> Iterator[tuple[str, int | None, bytes | None, bytes | None]]:
@@ -121,7 +122,7 @@ class Step:
     def run(self, messages: Sequence[Record], now: Instant) -> Plan:
         """Apply a batch read at wall-clock ``now``; the engine's clock is ``now`` less
         the grace (SPEC: late-data grace)."""
-        plan = Plan(now=now)
+        plan = Plan(now=now, size=len(messages))
         horizon = now - self.grace
         out: list[SlaEvent] = []
         dead: list[tuple[bytes | None, bytes]] = []

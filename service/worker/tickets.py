@@ -11,35 +11,51 @@ from service.core.ticket import Ticket
 from service.worker import state
 from service.worker.compliance import LiveCompliance
 
+PartitionReader = Callable[[bytes, int], bytes | None]
+"""Reads a key from one partition's store: a new ticket's key is looked for there only,
+not in every partition's database."""
+
 
 class StoredTickets:
     """Reads ``table`` (a Faust table of bytes, or any mapping with ``get``)."""
 
     def __init__(
-        self, table: Mapping[bytes, bytes], policies: PolicySet, compliance: LiveCompliance
+        self,
+        table: Mapping[bytes, bytes],
+        policies: PolicySet,
+        compliance: LiveCompliance,
+        in_partition: PartitionReader | None = None,
     ) -> None:
         self.table = table
+        self.in_partition = in_partition
         self.policies = policies
         self.compliance = compliance
         # Values of batches not yet acked, by table key (None: deleted): what the table
         # will hold once they are, read first.
         self.pending: dict[bytes, bytes | None] = {}
 
-    def read(self, key: TicketKey) -> tuple[Ticket, state.Stored] | None:
+    def read(
+        self, key: TicketKey, partition: int | None = None
+    ) -> tuple[Ticket, state.Stored] | None:
         """The stored ticket (clocks not yet rebuilt) and its index fields; None for a
         ticket never stored, forgotten, or stored in another layout."""
         raw_key = key.encode()
-        raw = self.pending[raw_key] if raw_key in self.pending else self.table.get(raw_key)
+        if raw_key in self.pending:
+            raw = self.pending[raw_key]
+        elif partition is not None and self.in_partition is not None:
+            raw = self.in_partition(raw_key, partition)
+        else:
+            raw = self.table.get(raw_key)
         stored = state.index(raw) if raw is not None else None
         ticket = state.load(raw, self.policies) if raw is not None and stored else None
         if ticket is None or stored is None:
             return None
         return ticket, stored
 
-    def load(self, key: TicketKey) -> Ticket | None:
+    def load(self, key: TicketKey, partition: int) -> Ticket | None:
         """The engine's load hook: the ticket comes back into memory, and with it its
         outcomes (already in the compliance tally)."""
-        found = self.read(key)
+        found = self.read(key, partition)
         if found is None:
             return None
         ticket, stored = found

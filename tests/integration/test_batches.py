@@ -12,6 +12,7 @@ from pathlib import Path
 import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.stores import rocksdb
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as driver
 
@@ -46,6 +47,8 @@ def test_the_faust_internals_the_batches_rely_on_are_there() -> None:
     }
     for name, parameters in expected.items():
         assert list(inspect.signature(getattr(base, name)).parameters) == parameters, name
+    db_for_partition = inspect.signature(rocksdb.Store._db_for_partition)
+    assert list(db_for_partition.parameters) == ["self", "partition"]
     for attribute in ("_read_offset", "_buffered_partitions", "flow_active", "suspend_flow"):
         assert attribute in inspect.getsource(faust_consumer.Consumer), attribute
 
