@@ -33,7 +33,7 @@ from typing import TextIO
 import orjson
 from tqdm import tqdm
 
-from service.core.engine import Engine
+from service.core.engine import Engine, ticket_key
 from service.core.errors import InvalidEvent, SlaTimerError
 from service.core.events import SlaEvent
 from service.core.instant import Instant, format_instant
@@ -312,7 +312,7 @@ def _peek(text: Text) -> tuple[Instant | None, int]:
         value, ticket = raw.get("occurred_at"), raw.get("ticket_id")
     except (orjson.JSONDecodeError, AttributeError):  # not JSON, not UTF-8, not an object
         return None, 0
-    ticket_hash = zlib.crc32(f"{raw.get('tenant', 'default')}\x1f{ticket}".encode())
+    ticket_hash = zlib.crc32(ticket_key(str(raw.get("tenant", "default")), str(ticket)).encode())
     try:
         return (parse_timestamp(value) if isinstance(value, str) else None), ticket_hash
     except ValueError:

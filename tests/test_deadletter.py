@@ -4,7 +4,6 @@ holds only a prefix of the message. No broker: the body is a pure function."""
 import hashlib
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from service.wire import (
     MAX_DEAD_LETTER_KEY_CHARS,
     MAX_DEAD_LETTER_REASON_CHARS,
 )
-from service.worker.app import SlaWorker
+from service.worker.step import Message, dead_letter
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "schemas" / "output" / "dead_letter.json").read_text()
@@ -103,10 +102,8 @@ def test_a_tombstone_without_key_is_an_empty_original_and_a_null_key() -> None:
 
 
 def test_the_worker_sends_this_body_keyed_by_the_original_key() -> None:
-    message = SimpleNamespace(
-        value=b"\x01" * 200_000, key=b"T-9", topic="ticket-events", partition=1, offset=7
-    )
-    key, body = SlaWorker._dead_letter(None, SimpleNamespace(message=message), "not JSON", NOW)  # type: ignore[arg-type]
+    message = Message("ticket-events", 1, 7, b"T-9", b"\x01" * 200_000)
+    key, body = dead_letter(message, "not JSON", NOW)
     assert key == b"T-9"
     assert body == dead_letter_body(message.value, b"T-9", "not JSON", "ticket-events", 1, 7, NOW)
     assert len(body) <= MAX_DEAD_LETTER_BYTES

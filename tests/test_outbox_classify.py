@@ -1,9 +1,9 @@
-"""How the worker's batch sender judges a failed send (service.worker.outbox.classify)."""
+"""How the worker's batch sender judges a failed send (service.worker.producer.classify)."""
 
 import pytest
 from aiokafka import errors
 
-from service.worker.outbox import classify
+from service.worker.producer import classify
 
 
 @pytest.mark.parametrize(

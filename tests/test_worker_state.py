@@ -8,7 +8,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.core.engine import Engine
+from service.core.engine import Engine, ticket_key
 from service.core.errors import InvalidEvent
 from service.core.events import EventType, SlaEvent, TicketEvent
 from service.core.instant import SECOND
@@ -107,7 +107,7 @@ def test_stored_and_read_back_at_any_point_a_ticket_publishes_the_same(
                 clock = max(clock, event.occurred_at)
                 expected += _receive(kept, event, clock)
                 actual += _receive(stored, event, clock)
-                key = (event.tenant, event.ticket_id)
+                key = ticket_key(event.tenant, event.ticket_id)
                 if key in stored.tickets and rng.random() < 0.3:
                     raw = state.dump(stored.tickets[key], 0)
                     back = state.load(raw, policies)

@@ -6,12 +6,9 @@ its new ones put in. The outcomes are also stored with the ticket, so after a re
 tally is rebuilt from the table's index fields without folding every ticket.
 """
 
-from collections.abc import Iterable
-
 from service.core.compliance import Outcome, Tally
 from service.core.instant import Instant, to_datetime
 from service.core.policy import PolicySet
-from service.core.ticket import Ticket
 from service.worker.metrics import Metrics
 
 
@@ -22,12 +19,10 @@ class LiveCompliance:
         self.tally = Tally()
         self.by_ticket: dict[str, list[Outcome]] = {}
         self._shown: set[tuple[str, str, str]] = set()
+        self.changed = False  # since the last export
         for policy in policies.policies:
             if policy.compliance is not None:
                 metrics.compliance_target.labels(policy.name).set(policy.compliance.target)
-
-    def of(self, ticket: Ticket) -> list[Outcome]:
-        return ticket.outcomes()
 
     def set(self, key: str, found: list[Outcome]) -> None:
         """The ticket's outcomes are now ``found``."""
@@ -36,6 +31,7 @@ class LiveCompliance:
             self.tally.remove(old)
             self.tally.add(found)
             self.by_ticket[key] = found
+            self.changed = True
 
     def recall(self, key: str, found: list[Outcome]) -> None:
         """A ticket read back into memory: its outcomes, already in the tally."""
@@ -49,12 +45,6 @@ class LiveCompliance:
         """Outcomes of a stored ticket, at recovery (the ticket is not in memory)."""
         self.tally.add(found)
 
-    def update(self, tickets: dict[str, Ticket], keys: Iterable[str]) -> None:
-        for key in keys:
-            ticket = tickets.get(key)
-            if ticket is not None:
-                self.set(key, self.of(ticket))
-
     def clear(self) -> None:
         self.tally = Tally()
         self.by_ticket.clear()
@@ -63,6 +53,7 @@ class LiveCompliance:
         """Set the gauges from the tally; rows no longer counted lose their series. Only
         the months from a year before ``now`` to the next one are exported: a month label
         never takes a value an event's date alone chose (SPEC §7)."""
+        self.changed = False
         shown: set[tuple[str, str, str]] = set()
         cycles, attainment = self.metrics.compliance_cycles, self.metrics.compliance_attainment
         first, last = exported_months(now)

@@ -1,16 +1,17 @@
 """HTTP on the worker's port (SPEC §7): ticket state, health, readiness, Prometheus metrics."""
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+import faust
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from service.core.instant import Instant
+from service.core.ticket import Ticket
 from service.views import ticket_state
-from service.worker import state
-
-if TYPE_CHECKING:
-    from service.worker.app import SlaWorker
 
 
 def is_authorized(header: str | None, token: str) -> bool:
@@ -23,30 +24,34 @@ def is_authorized(header: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
 
 
-def register_views(worker: "SlaWorker") -> None:
-    app = worker.app
+@dataclass(frozen=True)
+class Views:
+    """What the views need from the worker."""
 
+    find_ticket: Callable[[str, str], Ticket | None]  # tenant, ticket id
+    clock: Callable[[], Instant]
+    is_ready: Callable[[], bool]
+    stalled: Callable[[], str | None]  # why the worker is stalled, or None
+    registry: CollectorRegistry
+    http_token: str = ""
+
+
+def register_views(app: faust.App, views: Views) -> None:
     @app.page("/tickets/{tenant}/{ticket_id}")
     class TicketView(View):
         async def get(self, request: Request, tenant: str, ticket_id: str) -> Response:
-            if not is_authorized(request.headers.get("Authorization"), worker.settings.http_token):
+            if not is_authorized(request.headers.get("Authorization"), views.http_token):
                 return self.json(
                     {"error": "this ticket API needs Authorization: Bearer <SLA_HTTP_TOKEN>"},
                     status=401,
                     headers={"WWW-Authenticate": 'Bearer realm="sla-timer"'},
                 )
-            key = state.table_key(tenant, ticket_id)
-            ticket = worker.tickets.get(key)
+            ticket = views.find_ticket(tenant, ticket_id)
             if ticket is None:
-                raw = worker.table.get(key.encode())
-                ticket = state.load(raw, worker.policies) if raw is not None else None
-                if ticket is not None:  # a copy: nothing is published
-                    ticket.restore(worker.clock() - worker.settings.grace)
-            if ticket is None or (ticket.tenant, ticket.ticket_id) != (tenant, ticket_id):
                 return self.json(
                     {"error": f"no ticket {ticket_id!r} of tenant {tenant!r}"}, status=404
                 )
-            return self.json(ticket_state(ticket, worker.clock()))
+            return self.json(ticket_state(ticket, views.clock()))
 
     @app.page("/healthz")
     class Health(View):
@@ -56,17 +61,16 @@ def register_views(worker: "SlaWorker") -> None:
     @app.page("/readyz")
     class Ready(View):
         async def get(self, request: Request, **_: Any) -> Response:
-            if not worker.ready:
+            if not views.is_ready():
                 return self.json({"status": "recovering"}, status=503)
-            if worker.progress.stalled is not None:
-                return self.json(
-                    {"status": "stalled", "reason": worker.progress.stalled}, status=503
-                )
+            stalled = views.stalled()
+            if stalled is not None:
+                return self.json({"status": "stalled", "reason": stalled}, status=503)
             return self.json({"status": "ready"})
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request, **_: Any) -> Response:
-            body = generate_latest(worker.metrics.registry)
+            body = generate_latest(views.registry)
             # aiohttp refuses a charset inside content_type; the exposition format is UTF-8.
             return self.bytes(body, content_type=CONTENT_TYPE_LATEST.split("; charset")[0])

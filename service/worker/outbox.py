@@ -7,16 +7,8 @@ waits for one acknowledgement per partition. Keyed records without a partition g
 Kafka's default partitioner (murmur2 of the key, as in aiokafka and the Java client) puts
 them, so consumers see one ticket's events in one partition, in order.
 
-A failed send is one of three kinds (``classify``):
-
-- ``retry``: the broker or the network may accept it later (aiokafka's ``retriable``
-  errors: broker or leader not available, request timed out, not enough replicas..., and
-  timeouts). Sent again, with backoff, until acknowledged or the caller stops.
-- ``renew``: the producer's own state is wrong, not the record (an idempotent producer's
-  sequence numbers after a refused batch: ``OutOfOrderSequenceNumber``...). Sent again with
-  a new producer.
-- ``refused``: the broker will never accept this record (too large, invalid topic, corrupt,
-  bad timestamp...). Returned to the caller, never retried.
+A failed send is judged by ``producer.classify``: retried, sent with a new producer, or
+refused for good.
 
 A refused record batch fails as a whole, so a batch refused with more than one record is
 sent again as two batches, each halved again if refused, down to single records: only the
@@ -27,74 +19,27 @@ so they are set back (``_rewind``) before the next round, or the producer is rep
 """
 
 import asyncio
-import contextlib
 import functools
 import itertools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from service.worker.producer import ProducerSlot, classify
+
 log = logging.getLogger(__name__)
 _partitioner = DefaultPartitioner()
 _groups = itertools.count(1)
 _T = TypeVar("_T")
-Kind = Literal["retry", "renew", "refused"]
 _POLL = 0.2  # seconds between looks at ``stopping`` while waiting on Kafka
 _FIRST_DELAY, _MAX_DELAY = 0.5, 10.0
-
-# Refusals about the record or its topic: sending the same record again cannot succeed.
-REFUSED: tuple[type[BaseException], ...] = (
-    kafka.MessageSizeTooLargeError,
-    kafka.RecordListTooLargeError,
-    kafka.RecordTooLargeError,
-    kafka.InvalidTopicError,
-    kafka.CorruptRecordException,
-    kafka.InvalidTimestampError,
-    kafka.UnsupportedForMessageFormatError,
-    kafka.PolicyViolationError,
-)
-# The producer's state, not the record: a new producer (new id, sequences from 0) succeeds.
-RENEW: tuple[type[BaseException], ...] = (
-    kafka.OutOfOrderSequenceNumber,
-    kafka.UnknownProducerId,
-    kafka.InvalidProducerEpoch,
-    kafka.InvalidProducerIdMapping,
-    kafka.ProducerFenced,
-    kafka.ProducerClosed,
-    kafka.IllegalStateError,
-)
-# Not retriable for aiokafka, but about the cluster or its configuration, not the record:
-# waiting (and /readyz saying so) is better than dead-lettering every record.
-RETRY: tuple[type[BaseException], ...] = (
-    kafka.KafkaTimeoutError,
-    asyncio.TimeoutError,
-    kafka.TopicAuthorizationFailedError,
-    kafka.ClusterAuthorizationFailedError,
-    kafka.NoBrokersAvailable,
-    kafka.KafkaConnectionError,
-    kafka.BrokerNotAvailableError,  # not marked retriable by aiokafka, but it is
-    kafka.ReplicaNotAvailableError,
-)
-
-
-def classify(error: BaseException) -> Kind:
-    """What to do about a failed send (see the module docstring)."""
-    if isinstance(error, REFUSED):
-        return "refused"
-    if isinstance(error, RENEW):
-        return "renew"
-    if isinstance(error, RETRY) or getattr(error, "retriable", False):
-        return "retry"
-    if isinstance(error, kafka.BrokerResponseError):
-        return "refused"  # any other error code the broker answers with, not retriable
-    return "renew"  # the producer failed (its sender died...): a new one
 
 
 class FlushStopped(Exception):
@@ -129,48 +74,6 @@ class Flushed:
     offsets: dict[int, int]  # serial -> offset, for each record written
     refused: list[Refused]
     last_offsets: dict[tuple[str, int], int]  # (topic, partition) -> last offset written
-
-
-class ProducerSlot:
-    """Holds the producer ``flush`` uses and replaces it when a send left it unusable."""
-
-    def __init__(self, factory: Callable[[], AIOKafkaProducer]) -> None:
-        self.factory = factory
-        self.producer: AIOKafkaProducer | None = None
-        self.spoiled = False
-        self.renewals = 0
-
-    async def get(self) -> AIOKafkaProducer:
-        if self.producer is not None and self.spoiled:
-            log.warning("replacing the producer: a refused or failed batch spoiled its state")
-            await self.stop(timeout=5.0)
-            self.renewals += 1
-        if self.producer is None:
-            producer = self.factory()
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
-            self.producer, self.spoiled = producer, False
-        return self.producer
-
-    async def stop(self, timeout: float) -> None:
-        """Stop the producer; what it could not deliver within ``timeout`` is abandoned."""
-        producer, self.producer = self.producer, None
-        if producer is None:
-            return
-        stopping = asyncio.ensure_future(producer.stop())
-        done, _ = await asyncio.wait({stopping}, timeout=timeout)
-        if not done:
-            log.warning("the producer did not stop within %.0f s: abandoned", timeout)
-            stopping.cancel()
-            sender = getattr(getattr(producer, "_sender", None), "sender_task", None)
-            if sender is not None:
-                sender.cancel()
-        elif stopping.exception() is not None:
-            log.warning("stopping the producer failed: %r", stopping.exception())
 
 
 def _never() -> bool:

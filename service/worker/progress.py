@@ -13,10 +13,10 @@ batch. ``check`` runs on a timer, so /readyz only reads the verdict.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
-from faust.types import TP, EventT
+from faust.types import TP
 
 from service.worker.outbox import Outbox
 
@@ -34,12 +34,12 @@ class Progress:
         self.stalled: str | None = None  # why, when stalled
         self._was_ready = False
 
-    def batch_done(self, batch: Sequence[EventT[bytes]]) -> None:
+    def batch_done(self, last_offsets: Mapping[TP, int]) -> None:
+        """A batch completed; ``last_offsets``: the last offset it took, by partition."""
         self.progress_at = time.monotonic()
-        for event in batch:
-            message = event.message
-            if message.topic in self.input_topics:
-                self.next_offsets[message.tp] = message.offset + 1
+        for tp, offset in last_offsets.items():
+            if tp.topic in self.input_topics:
+                self.next_offsets[tp] = offset + 1
 
     def flush_begins(self, outbox: Outbox) -> None:
         self.flushing, self.flush_started = outbox, time.monotonic()

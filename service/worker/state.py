@@ -22,6 +22,7 @@ import orjson
 from service.core.clocks import TicketClocks
 from service.core.compliance import Outcome
 from service.core.cycle import Cycle
+from service.core.engine import TicketKey, ticket_key
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
 from service.core.instant import Instant
 from service.core.policy import PolicySet
@@ -41,12 +42,6 @@ class Stored:
     outcomes: list[Outcome]  # what the ticket counts for compliance
     forget_at: Instant | None = None  # when a settled ticket is forgotten (SLA_RETENTION)
     versions: tuple[str, ...] = ()  # policy versions of its open cycles
-
-
-def table_key(tenant: str, ticket_id: str) -> str:
-    """Tenant and ticket id, joined by a unit separator: ids never hold control characters
-    (the wire codec refuses them), so the key is unambiguous."""
-    return f"{tenant}\x1f{ticket_id}"
 
 
 def dump(
@@ -109,10 +104,10 @@ class LogJson:
     grows, so a write serializes the new entries, not the whole history again."""
 
     def __init__(self) -> None:
-        self._done: dict[tuple[str, str], tuple[int, int, bytes]] = {}
+        self._done: dict[TicketKey, tuple[int, int, bytes]] = {}
 
     def of(self, ticket: Ticket) -> orjson.Fragment:
-        key = (ticket.tenant, ticket.ticket_id)
+        key = ticket_key(ticket.tenant, ticket.ticket_id)
         trims, count, text = self._done.get(key, (ticket.trims, 0, b""))
         if trims != ticket.trims:  # the log lost its oldest entries: write it anew
             count, text = 0, b""
@@ -125,12 +120,12 @@ class LogJson:
             self._done[key] = (ticket.trims, len(entries), text)
         return orjson.Fragment(b"[" + text + b"]")
 
-    def forget(self, ticket: Ticket | None = None) -> None:
+    def forget(self, key: TicketKey | None = None) -> None:
         """Drop the text of one ticket (it left memory), or of all."""
-        if ticket is None:
+        if key is None:
             self._done.clear()
         else:
-            self._done.pop((ticket.tenant, ticket.ticket_id), None)
+            self._done.pop(key, None)
 
 
 def index(raw: bytes) -> Stored | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from service.core.engine import ticket_key
 from service.core.instant import from_datetime
 from service.core.ticket import Ticket
 from service.policyfile import load_policies
@@ -198,7 +199,7 @@ async def fill_changelog(bootstrap: str, topic: str, tickets: int, partitions: i
         for number in range(tickets):
             partition = number % partitions
             value = state.dump(template, partition).replace(b"WS-TEMPLATE", f"W{number}".encode())
-            key = state.table_key("westock", f"W{number}").encode()
+            key = ticket_key("westock", f"W{number}").encode()
             pending.append(await producer.send(topic, value, key=key, partition=partition))
             if len(pending) >= 10_000:
                 await asyncio.gather(*pending)

@@ -9,7 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from service.worker.outbox import FlushStopped, Outbox, ProducerSlot
+from service.worker.outbox import FlushStopped, Outbox
+from service.worker.producer import ProducerSlot
 from tests.integration.kafka_broker import acreate_topics
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.core.engine import Engine
+from service.core.engine import Engine, ticket_key
 from service.policyfile import load_policies
 from service.views import ticket_state
 from service.wire import decode, parse_timestamp
@@ -155,7 +155,7 @@ def test_ticket_state_over_http_matches_the_engine_on_the_same_events(
         engine.receive(event, event.occurred_at)
     as_of = parse_timestamp(body["as_of"])
     engine.advance(as_of)
-    expected = ticket_state(engine.tickets[("default", "H")], as_of)
+    expected = ticket_state(engine.tickets[ticket_key("default", "H")], as_of)
     assert body == expected
 
 
