@@ -1,4 +1,4 @@
-"""``sla-timer replay``: the engine over a file of events, offline, in event time (SPEC §7).
+"""``sla-timer replay``: the engine over a file of events, offline, in event time (docs/worker.md).
 
 The clock is the latest ``occurred_at`` read so far, so a file replays as the stream it
 records would have played: a breach fires when a later event shows its deadline has
@@ -133,7 +133,7 @@ class Shard:
         now = clock if clock is not None else event.occurred_at
         try:
             out = self.engine.receive(event, now)
-        except InvalidEvent as error:  # too late, no ticket, attributes (SPEC §8)
+        except InvalidEvent as error:  # too late, no ticket, attributes (docs/worker.md)
             self.summary.invalid.append((number, error.reason))
         else:
             self.summary.events += 1

@@ -1,4 +1,4 @@
-"""The wire codec: JSON input events to domain events, SLA events to JSON (SPEC §2, §6).
+"""The wire codec: JSON input events to domain events, SLA events to JSON (docs/events.md).
 
 pydantic models describe the wire; the core never sees them. ``decode`` either returns
 a ``TicketEvent`` or raises ``InvalidEvent`` with a reason fit for the dead-letter topic.
@@ -393,7 +393,7 @@ def _shown(text: str) -> str:
 
 
 def encode(event: SlaEvent, emitted_at: Instant) -> dict[str, Any]:
-    """The JSON object of an SLA event (SPEC §6), with instants as RFC 3339 strings."""
+    """The JSON object of an SLA event (docs/semantics.md), with instants as RFC 3339 strings."""
     return orjson.loads(encode_json(event, emitted_at))  # type: ignore[no-any-return]
 
 

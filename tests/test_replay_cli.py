@@ -1,4 +1,4 @@
-"""``sla-timer replay`` (SPEC §7): JSON lines in, SLA events out in occurred_at order."""
+"""``sla-timer replay`` (docs/worker.md): JSON lines in, SLA events out in occurred_at order."""
 
 import io
 import json

@@ -1,6 +1,6 @@
 """``sla-timer replay --workers N`` prints the same bytes as one process, on generated files
-whose tickets span years and arrive out of order (SPEC §4: no answer depends on what was
-computed before it; SPEC §6: late data)."""
+whose tickets span years and arrive out of order (docs/semantics.md: no answer depends on what was
+computed before it; docs/semantics.md: late data)."""
 
 import io
 import json

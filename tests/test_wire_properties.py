@@ -183,7 +183,7 @@ def test_whatever_decodes_runs_through_the_engine_and_encodes(history: list[str 
             clock = event.occurred_at if clock is None else max(clock, event.occurred_at)
             try:
                 outputs += engine.receive(event, clock)
-            except InvalidEvent as refused:  # a ticket's own limits (SPEC §8), never a crash
+            except InvalidEvent as refused:  # a ticket's own limits (docs/worker.md), never a crash
                 assert refused.kind in ("too_late", "no_ticket", "attributes")
             outputs += engine.advance(clock)
         if clock is not None:

@@ -81,7 +81,7 @@ def _conversation(count: int) -> list[TicketEvent]:
 
 
 def test_stored_bytes_per_write_stay_flat_as_a_ticket_grows() -> None:
-    """SPEC §8: the value written on each event does not grow with the ticket's history."""
+    """docs/worker.md: the value written on each event does not grow with the ticket's history."""
     sizes = {}
     ticket, cache = Ticket(POLICIES, "westock", "W-1"), state.LogJson()
     for number, event in enumerate(_conversation(25_000)):

@@ -1,4 +1,5 @@
-"""Business calendars: when a support team is open, and business time arithmetic (SPEC §4).
+"""Business calendars: when a support team is open, and business time arithmetic
+(docs/semantics.md).
 
 A calendar is weekly local wall-clock ranges in an IANA time zone, minus national holidays
 and extra closed dates, with per-date overrides. Internally each local calendar year is a
@@ -11,11 +12,11 @@ are then binary searches within a year, plus whole-year totals across years:
   microseconds have elapsed since ``start``.
 
 A year's index depends on nothing but the calendar and the year, so an answer never
-depends on what was asked before (SPEC §4), and only the most recently used years are
+depends on what was asked before (docs/semantics.md), and only the most recently used years are
 kept (``_KEPT_YEARS``), so memory stays bounded whatever instants arrive. Instants are
 answered for local years ``MIN_YEAR`` to ``MAX_YEAR``; ``CalendarError`` outside them.
 
-Local times become UTC in one place, ``_local_instant``, with the DST rule of SPEC §4:
+Local times become UTC in one place, ``_local_instant``, with the DST rule of docs/semantics.md:
 ``fold=0``, so a wall time skipped by a spring-forward change is read with the offset in
 force before it (02:30 becomes 03:30) and an ambiguous one takes its first occurrence.
 """
@@ -252,7 +253,7 @@ class BusinessCalendar:
         """The instant of a local wall-clock time, ``minutes`` after ``day``'s midnight.
 
         Aware-datetime arithmetic in Python is wall-clock arithmetic with ``fold=0``,
-        which is exactly SPEC §4's rule for skipped and repeated local times.
+        which is exactly docs/semantics.md's rule for skipped and repeated local times.
         """
         local = datetime(day.year, day.month, day.day, tzinfo=self.zone)
         return int((local + timedelta(minutes=minutes)).timestamp()) * SECOND

@@ -1,4 +1,4 @@
-"""The clocks of one ticket, folded event by event in event time (SPEC §5).
+"""The clocks of one ticket, folded event by event in event time (docs/semantics.md).
 
 ``apply`` moves the clocks for one event at its ``occurred_at``; ``advance`` fires the
 warnings and breaches that fall due up to an instant. Both return the SLA events they
@@ -116,7 +116,7 @@ class TicketClocks:
                 self._start(rule, event, out)
 
     def _first_response(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        # The first public reply for every clock (SPEC §5), unless automated: an automated
+        # The first public reply for every clock (docs/semantics.md), unless automated: an automated
         # acknowledgement is no response.
         if not event.automated:
             self._reply(event, out)
@@ -171,7 +171,7 @@ class TicketClocks:
                 self._cancel(cycle, event, out)
 
     def _on_reopened(self, event: TicketEvent, out: list[SlaEvent]) -> None:
-        """SPEC §5 reopen: ``resume`` continues a met or stopped resolution cycle on the
+        """docs/semantics.md reopen: ``resume`` continues a met or stopped resolution cycle on the
         target that applies now; ``new_cycle`` starts one. A cancelled cycle stays
         cancelled; whatever is owed and not running starts as ``_start_owed`` says."""
         if self.policy is None:
@@ -216,7 +216,7 @@ class TicketClocks:
         """Start a first response or resolution that is owed and not running: no target
         matched until now (the category was set after creation), the one that ran was
         cancelled and a target applies again, or the ticket reopened unanswered. Nothing
-        starts on a resolved ticket (SPEC §5)."""
+        starts on a resolved ticket (docs/semantics.md)."""
         if self.policy is None or self.resolved:
             return
         for rule in self.policy.clocks:
@@ -256,7 +256,8 @@ class TicketClocks:
     def _retarget(
         self, cycle: Cycle, rule: ClockRule, event: TicketEvent, out: list[SlaEvent]
     ) -> None:
-        """SPEC §5 target change: ``recompute`` keeps start and elapsed, ``restart`` starts anew."""
+        """Target change (docs/semantics.md): ``recompute`` keeps start and elapsed,
+        ``restart`` starts anew."""
         assert self.policy is not None
         target = rule.select_target(self.facts)
         if target is cycle.target and rule is cycle.rule:

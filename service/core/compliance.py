@@ -1,4 +1,4 @@
-"""Compliance: met and breached cycles per policy, metric and calendar month (SPEC §6).
+"""Compliance: met and breached cycles per policy, metric and calendar month (docs/semantics.md).
 
 A cycle is one ticket's (tenant, ticket id, metric, cycle number); its events may name
 several policies when a policy change re-targets it, so the policy is not part of its

@@ -1,4 +1,4 @@
-"""One cycle of one SLA clock: its business time, deadline and next due instant (SPEC §5).
+"""One cycle of one SLA clock: its business time, deadline and next due instant (docs/semantics.md).
 
 A cycle counts business time from ``since`` on top of ``counted`` while it is neither
 paused nor closed. Every change (pause, resume, re-target, close, reopen) first folds
@@ -125,7 +125,7 @@ class Cycle:
         """The next instant something is owed: the first unfired warning, then the breach.
 
         One whose business time has already passed when computed (late data, a tighter
-        target after a re-target) is due at ``since``, i.e. at once (SPEC §5).
+        target after a re-target) is due at ``since``, i.e. at once (docs/semantics.md).
         """
         self.due = self.due_label = None
         if not self.is_counting or self.breached:

@@ -1,4 +1,4 @@
-"""Duration and threshold strings of the policy format (SPEC §3).
+"""Duration and threshold strings of the policy format (docs/policies.md).
 
 ``30s``, ``15m``, ``4h``, ``2d`` and combinations such as ``1d4h``; a ``d`` is a business
 day of the clock's calendar, so a duration stays symbolic until a calendar resolves it.

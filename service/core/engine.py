@@ -3,7 +3,7 @@ changed. ``replay`` runs it over a file, the streaming worker over Kafka batches
 
 A ticket is keyed by ``ticket_key(tenant, ticket_id)``. Replay keeps every ticket in
 memory in one partition (0) and holds events of a ticket never created for ever. The
-worker gives a ``Lifecycle`` and a ``load`` hook (SPEC §8): a ticket not in memory is read
+worker gives a ``Lifecycle`` and a ``load`` hook (docs/worker.md): a ticket not in memory is read
 back from storage (its clocks rebuilt, what it owes published); a ticket with nothing left
 to count leaves memory once written, and is forgotten ``retention`` after; events held for
 a ticket never created are given up ``hold`` after their time. ``take_changes`` says what

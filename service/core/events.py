@@ -1,4 +1,4 @@
-"""Domain events: what the helpdesk tells us (SPEC §2) and what the engine says (SPEC §6)."""
+"""Domain events: what the helpdesk tells us and what the engine says (docs/events.md)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +40,7 @@ class TicketEvent:
 
     @property
     def is_answer(self) -> bool:
-        """A reply that answers the customer: public and written by a person (SPEC §5)."""
+        """A reply that answers the customer: public and written by a person (docs/semantics.md)."""
         return self.public and not self.automated
 
     def fields(self) -> dict[str, Scalar]:
@@ -90,7 +90,7 @@ class SlaEvent:
 
 
 def sla_event_id(digest: str, generation: int) -> str:
-    """The id of an SLA event of this content (SPEC §6): its digest, made new for each
+    """The id of an SLA event of this content (docs/semantics.md): its digest, made new for each
     generation of a ticket's retractions, so that an id never names two contents and an
     id retracted once never comes back (``ticket.Ticket`` counts the generations)."""
     if generation == 0:

@@ -1,6 +1,6 @@
 """Instants: integer microseconds since the Unix epoch, UTC.
 
-Integers keep calendar arithmetic exact (SPEC §4 asks for exactness to the second, and
+Integers keep calendar arithmetic exact (docs/semantics.md asks for exactness to the second, and
 sub-second event times must still order correctly); conversion to ``datetime`` happens
 only at the edges.
 """

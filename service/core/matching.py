@@ -1,4 +1,4 @@
-"""Match conditions of policies and targets (SPEC §3).
+"""Match conditions of policies and targets (docs/policies.md).
 
 A match maps a fact name (``tenant`` or a ticket attribute) to an allowed value, a list
 of allowed values (any of), or ``{regex: ...}`` (searched in the value). Values compare

@@ -1,4 +1,4 @@
-"""Policies as frozen objects, trusted once the loader has validated them (SPEC §3)."""
+"""Policies as frozen objects, trusted once the loader has validated them (docs/policies.md)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field

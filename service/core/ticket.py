@@ -1,9 +1,10 @@
-"""A ticket: its event log, its clocks, and what stands published for it (SPEC §2, §6).
+"""A ticket: its event log, its clocks, and what stands published for it (docs/events.md,
+docs/semantics.md).
 
 The clocks are a fold of the log in event time: the first ``ticket_created``, then every
 other event by ``(occurred_at, arrival)``; an event dated before the creation is applied
 right after it, at its instant. Before each event, whatever falls due up to and at its
-instant fires (SPEC §5: a deadline reached at the instant of a pause is reached).
+instant fires (docs/semantics.md: a deadline reached at the instant of a pause is reached).
 
 An event that arrives in order is applied to the clocks directly. One that arrives late
 (earlier than an event already applied, or than a warning or breach already fired) folds
@@ -12,13 +13,13 @@ the log again from the last checkpoint before it (a copy of the clocks kept ever
 new outcome is compared with what stands published, by content: what is unchanged keeps
 its id, what no longer holds is retracted (``sla.retracted``), what is new is published.
 So what a consumer holds, net of retractions, always equals the in-order fold of every
-event received so far, field by field (SPEC §6).
+event received so far, field by field (docs/semantics.md).
 
 An event's id is the digest of its content while the ticket has retracted nothing, and a
 digest of content and *generation* after: each fold that retracts something starts a new
 generation, so an id never names two contents and a retracted id never comes back.
 
-History is bounded (SPEC §8): past ``KEPT_EVENTS`` events, the oldest are folded into a
+History is bounded (docs/worker.md): past ``KEPT_EVENTS`` events, the oldest are folded into a
 snapshot of the clocks (``base``) and forgotten, with the published events they made; an
 event dated before the snapshot can no longer be applied exactly and is refused as
 ``too_late``. Compliance outcomes of the forgotten events are kept as counts (``settled``),
@@ -62,11 +63,11 @@ CHECKPOINT_EVERY = 32
 KEPT_EVENTS = 128
 """Events kept after the snapshot; past it, all but the newest 64 or so are folded in."""
 HELD_EVENTS = 64
-"""Events held for a ticket whose ``ticket_created`` has not come (SPEC §2, §8)."""
+"""Events held for a ticket whose ``ticket_created`` has not come (docs/events.md)."""
 FOLDED_IDS = 64
 """Ids of events folded into the snapshot kept to drop their duplicates silently."""
 MAX_ATTRIBUTES_BYTES = 32 * 1024
-"""A ticket's attributes together, as compact JSON in UTF-8 (SPEC §2)."""
+"""A ticket's attributes together, as compact JSON in UTF-8 (docs/events.md)."""
 _UTC = ZoneInfo("UTC")
 _OUTCOME_TYPES = frozenset(
     {SlaEventType.MET, SlaEventType.BREACH, SlaEventType.STOPPED, SlaEventType.CANCELLED}
@@ -194,7 +195,7 @@ class Ticket:
             return self._fold_from(0, now, event)
         position = self._insert(entry)
         if not self.is_created:
-            return []  # held until ticket_created arrives (SPEC §2)
+            return []  # held until ticket_created arrives (docs/events.md)
         if self._is_in_order(position, max(event.occurred_at, self._created_at())):
             return self._append(now)
         return self._fold_from(position, now, event)

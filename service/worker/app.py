@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP, StoreT
 
 from service.core.engine import Engine, Lifecycle
@@ -46,7 +47,7 @@ _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
 BATCH_MAX = 5000
 Clock = Callable[[], Instant]
 ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's database
-# Settled tickets kept in memory, the most recently written (SPEC §8: about 10 KB each).
+# Settled tickets kept in memory, the most recently written (docs/worker.md: about 10 KB each).
 # Measured on the worker benchmark: 0 made the step reload a ticket for one event in 13
 # (a ticket answered and waiting on the customer has nothing to count) and cost a third
 # of its throughput; 1,000 took that away.
@@ -67,7 +68,9 @@ class SlaWorker:
         self.compliance = LiveCompliance(policies, self.metrics)
         self.ready = False
         self.stopping = False  # set on SIGTERM (main): a flush waiting on Kafka gives up
-        self.progress = Progress(settings.stall_timeout / 1e6, settings.input_topics)
+        self.progress = Progress(
+            settings.stall_timeout / 1e6, settings.input_topics, self._committed_offsets
+        )
         self.login = LoginWatch(settings.kafka)
         logging.getLogger("aiokafka").addHandler(self.login)
         self._commanded: set[int] = set()  # partitions with a due command on its way
@@ -245,6 +248,19 @@ class SlaWorker:
         logging.getLogger("aiokafka").removeHandler(self.login)
         await self.delivery.producers.stop(timeout=5.0)
 
+    async def _committed_offsets(self, tps: set[TP]) -> dict[TP, int]:
+        """The consumer group's committed offsets of ``tps`` (-1 for none), from the broker."""
+        admin = AIOKafkaAdminClient(**self.settings.kafka.client_options())
+        await admin.start()
+        try:
+            found = await admin.list_consumer_group_offsets(
+                self.settings.app_id,
+                partitions=[TopicPartition(tp.topic, tp.partition) for tp in tps],
+            )
+        finally:
+            await admin.close()
+        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
+
     async def _check_progress(self) -> None:
         await self.progress.check(self.ready, self.app.consumer)
         await self.login.check(self.ready and self.progress.stalled is None)
@@ -305,6 +321,7 @@ class SlaWorker:
         self.step.reset()
         self._commanded.clear()
         self._read.clear()
+        self.progress.forget()
         self.metrics.consumer_lag.clear()
         self.compliance.clear()
 

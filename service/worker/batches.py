@@ -100,6 +100,7 @@ class BatchConsumer(driver.Consumer):
             if not found:
                 continue
             if active is not None and tp not in active and tp not in self._buffered_partitions:
+                await self._rewind(tp, found[0].offset)
                 continue
             if tp.topic in transport.topics:
                 batch += found
@@ -116,6 +117,16 @@ class BatchConsumer(driver.Consumer):
             except Exception as error:  # the rebalance seeks again before resuming
                 log.warning("seeking back to the committed offsets failed: %r", error)
         return outcome != "stop"
+
+    async def _rewind(self, tp: TP, offset: int) -> None:
+        """Records of ``tp`` were fetched but are not to be taken now (its partition paused,
+        or not active yet at this instant of a rebalance): put the position back to the
+        first of them, so they are fetched again rather than dropped with the position
+        past them (Faust's own loop drops them; ``Progress`` seeks back in that case)."""
+        try:
+            await self.seek(tp, offset)
+        except Exception as error:  # revoked meanwhile: its next owner reads from the commit
+            log.info("not rewinding %s[%d] to %d: %r", tp.topic, tp.partition, offset, error)
 
     async def _commit_batch(self, offsets: dict[TP, int]) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""Live compliance of the tickets a worker owns, as Prometheus gauges (SPEC §6).
+"""Live compliance of the tickets a worker owns, as Prometheus gauges (docs/semantics.md).
 
 Each ticket's counted outcomes (``service.core.compliance``) are kept per ticket and in a
 ``Tally``: when a batch publishes events for a ticket, its old outcomes are taken out and
@@ -52,7 +52,7 @@ class LiveCompliance:
     def export(self, now: Instant) -> None:
         """Set the gauges from the tally; rows no longer counted lose their series. Only
         the months from a year before ``now`` to the next one are exported: a month label
-        never takes a value an event's date alone chose (SPEC §7)."""
+        never takes a value an event's date alone chose (docs/worker.md)."""
         self.changed = False
         shown: set[tuple[str, str, str]] = set()
         cycles, attainment = self.metrics.compliance_cycles, self.metrics.compliance_attainment

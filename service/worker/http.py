@@ -1,4 +1,4 @@
-"""HTTP on the worker's port (SPEC §7): ticket state, health, readiness, Prometheus metrics."""
+"""HTTP on the worker's port (docs/worker.md): ticket state, health, readiness, metrics."""
 
 import hmac
 from collections.abc import Callable

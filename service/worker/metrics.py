@@ -1,4 +1,4 @@
-"""Prometheus metrics of the worker (SPEC §7). No label carries a ticket id."""
+"""Prometheus metrics of the worker (docs/worker.md). No label carries a ticket id."""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,7 +12,7 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 # The kinds of InvalidEvent: what decode refuses (service.wire), what a ticket refuses
-# (SPEC §8), and the worker's own (refused: a record Kafka refused for good, dead-lettered;
+# (docs/worker.md), and the worker's own (refused: a record Kafka refused for good, dead-lettered;
 # dead_letter_refused: its dead letter refused too, dropped). A label set is exported at 0
 # from the start, so rate() and increase() see the first increment.
 INVALID_REASONS = (
@@ -82,7 +82,7 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
-        # Compliance (SPEC §6): cycles counted per policy, metric and calendar month (in the
+        # Compliance (docs/semantics.md): cycles per policy, metric and calendar month (in the
         # policy calendar's zone, by the instant of each cycle's outcome). Counts are exported
         # so several workers can be summed; the ratio is this worker's own.
         self.compliance_cycles = Gauge(

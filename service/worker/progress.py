@@ -1,4 +1,5 @@
-"""Is the worker making progress? /readyz answers 503 when it is not.
+"""Is the worker making progress? /readyz answers 503 when it is not; and an input
+partition whose fetched messages were never delivered is read again.
 
 The worker is stalled when, for longer than ``SLA_STALL_TIMEOUT``:
 
@@ -8,12 +9,22 @@ The worker is stalled when, for longer than ``SLA_STALL_TIMEOUT``:
 
 An idle worker (no input waiting) is not stalled however long it has been since its last
 batch. ``check`` runs on a timer, so /readyz only reads the verdict.
+
+Faust's consumer can drop records it fetched when a rebalance interrupts their delivery
+(the flow stopped, the generation changed, the partition was not active yet at that
+instant), with the fetch position already past them: they would wait for the next restart.
+It happened to the worker that took over a killed worker's partitions, one run in five
+(tests/integration/test_failover.py: the replies sent after the kill were never applied).
+So ``check`` also looks, for each owned input partition that delivered nothing for
+``GAP_SECONDS``, whether the consumer's position is past the next offset to process (the one
+after the last processed here, else the group's committed offset, else the partition's
+first) and seeks back to it (``repairs`` counts it; the log says which partition).
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from faust.types import TP
@@ -22,24 +33,49 @@ from service.worker.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+Committed = Callable[[set[TP]], Awaitable[dict[TP, int]]]
+"""The consumer group's committed offsets of some partitions (-1: none)."""
+
+GAP_SECONDS = 5.0
+"""How long an input partition may deliver nothing with the consumer's position past the next
+offset to process before it is sought back (a slow batch delays, a seek re-reads: harmless,
+input events are idempotent)."""
+
 
 class Progress:
-    def __init__(self, stall_timeout: float, input_topics: Iterable[str]) -> None:
+    def __init__(
+        self,
+        stall_timeout: float,
+        input_topics: Iterable[str],
+        committed: Committed | None = None,
+    ) -> None:
         self.stall_timeout = stall_timeout
+        self.committed = committed
         self.input_topics = frozenset(input_topics)
         self.progress_at = time.monotonic()  # the last batch done (or the start, or ready)
         self.next_offsets: dict[TP, int] = {}  # next input offset to process, per partition
         self.flushing: Outbox | None = None
         self.flush_started = 0.0
         self.stalled: str | None = None  # why, when stalled
+        self.repairs = 0  # input partitions sought back to messages never delivered
         self._was_ready = False
+        self._ready_at = 0.0
+        self._moved_at: dict[TP, float] = {}  # when next_offsets last moved, per partition
+        self._start_offsets: dict[TP, int] = {}  # where reading began at the assignment
 
     def batch_done(self, last_offsets: Mapping[TP, int]) -> None:
         """A batch completed; ``last_offsets``: the last offset it took, by partition."""
-        self.progress_at = time.monotonic()
+        self.progress_at = now = time.monotonic()
         for tp, offset in last_offsets.items():
             if tp.topic in self.input_topics:
                 self.next_offsets[tp] = offset + 1
+                self._moved_at[tp] = now
+
+    def forget(self) -> None:
+        """Partitions were revoked: what was processed of them is the group's to say now."""
+        self.next_offsets.clear()
+        self._moved_at.clear()
+        self._start_offsets.clear()
 
     def flush_begins(self, outbox: Outbox) -> None:
         self.flushing, self.flush_started = outbox, time.monotonic()
@@ -52,7 +88,10 @@ class Progress:
         now = time.monotonic()
         if ready and not self._was_ready:
             self.progress_at = max(self.progress_at, now)  # recovery is not a stall
+            self._ready_at = now
         self._was_ready = ready
+        if ready:
+            await self._repair(consumer, now)
         reason = None
         if ready:
             reason = self._flush_reason(now)
@@ -64,6 +103,47 @@ class Progress:
             elif self.stalled is not None:
                 log.warning("ready again: progress resumed")
         self.stalled = reason
+
+    async def _repair(self, consumer: Any, now: float) -> None:
+        """Seek back each input partition whose position passed messages never delivered."""
+        quiet = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic in self.input_topics
+            and now - self._moved_at.get(tp, self._ready_at) >= GAP_SECONDS
+        ]
+        for tp in quiet:
+            expected = self.next_offsets.get(tp)
+            if expected is None:
+                expected = await self._start_offset(consumer, tp)
+            position = await _ask(consumer.position(tp))
+            if expected is None or position is None or position <= expected:
+                continue
+            idle = now - self._moved_at.get(tp, self._ready_at)
+            log.error(
+                "input %s[%d]: the consumer is at offset %d but offset %d was never delivered "
+                "(nothing for %.0f s): seeking back to %d",
+                tp.topic, tp.partition, position, expected, idle, expected,
+            )  # fmt: skip
+            await consumer.seek(tp, expected)
+            self._moved_at[tp] = now
+            self.repairs += 1
+
+    async def _start_offset(self, consumer: Any, tp: TP) -> int | None:
+        """Where reading of ``tp`` began at its assignment: the group's committed offset, or
+        the partition's first offset when the group has none (asked once per assignment)."""
+        if tp not in self._start_offsets and self.committed is not None:
+            committed = await _ask(self.committed({tp}), timeout=10.0)
+            if committed is None:
+                return None
+            offset = committed.get(tp)
+            if offset is None or offset < 0:
+                earliest = await _ask(consumer.earliest_offsets(tp), timeout=10.0)
+                offset = (earliest or {}).get(tp)
+            if offset is None:
+                return None
+            self._start_offsets[tp] = offset
+        return self._start_offsets.get(tp)
 
     def _flush_reason(self, now: float) -> str | None:
         outbox = self.flushing
@@ -88,7 +168,7 @@ class Progress:
                     continue
         waiting: list[tuple[int, TP]] = []
         for tp in tps:
-            position = self.next_offsets.get(tp)
+            position = self.next_offsets.get(tp, self._start_offsets.get(tp))
             if position is None:
                 position = await _ask(consumer.position(tp))
             end = ends.get(tp)

@@ -3,7 +3,7 @@
 What is stored is what cannot be derived: the snapshot of the clocks (``base``) and the
 events after it, what stands published since the snapshot (so a breach is published once,
 across restarts), and the compliance outcomes of what was forgotten. Its size is bounded
-whatever the ticket's history (``Ticket.KEPT_EVENTS``; SPEC §8). The clocks are rebuilt
+whatever the ticket's history (``Ticket.KEPT_EVENTS``; docs/worker.md). The clocks are rebuilt
 from the snapshot and the events when a ticket is first touched after a restart;
 ``next_due``, ``forget_at`` and ``partition`` are stored so the timer heaps can be rebuilt
 at recovery without folding every ticket, and ``outcomes`` so the compliance tally can.
@@ -76,7 +76,7 @@ def dump(
 
 def _open_versions(ticket: Ticket) -> list[str]:
     """The policy versions the ticket's open cycles run under: a restart under other
-    versions plans their due instants again (SPEC §8)."""
+    versions plans their due instants again (docs/worker.md)."""
     if ticket.clocks is None:
         return []
     cycles = ticket.clocks.cycles.values()

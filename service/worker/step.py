@@ -121,7 +121,7 @@ class Step:
 
     def run(self, messages: Sequence[Record], now: Instant) -> Plan:
         """Apply a batch read at wall-clock ``now``; the engine's clock is ``now`` less
-        the grace (SPEC: late-data grace)."""
+        the grace (docs/worker.md: SLA_GRACE)."""
         plan = Plan(now=now, size=len(messages))
         horizon = now - self.grace
         out: list[SlaEvent] = []

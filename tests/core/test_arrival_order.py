@@ -1,4 +1,4 @@
-"""SPEC §2 and §6 as properties over generated ticket histories.
+"""docs/events.md, docs/semantics.md as properties over generated ticket histories.
 
 Each history is replayed twice: in event-time order, and in an arrival order where about
 a quarter of the events come up to 40 hours late, with the clock at the latest time seen
@@ -166,7 +166,7 @@ def deliveries(draw: st.DrawFn, max_events: int = 14) -> Delivery:
     }
     late = sorted(events, key=lambda e: arrival[e.event_id])
     position = {e.event_id: n for n, e in enumerate(late)}
-    # In order: by event time; ties in the order the late delivery has them (SPEC §2).
+    # In order: by event time; ties in the order the late delivery has them (docs/events.md).
     in_order = sorted(events, key=lambda e: (e.occurred_at, position[e.event_id]))
     until = max(e.occurred_at for e in events) + draw(st.integers(0, 10 * 24)) * HOUR
     return Delivery(in_order, late, until)

@@ -1,4 +1,4 @@
-"""The ticket's attribute budget (SPEC §8): the cheap bound that spares the exact size."""
+"""The ticket's attribute budget (docs/worker.md): the cheap bound that spares the exact size."""
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""SPEC §8: a ticket keeps a snapshot of its clocks and its recent events, not its whole
+"""docs/worker.md: a ticket keeps a snapshot of its clocks and its recent events, not its whole
 history. Small limits here (8 events kept, a checkpoint every 2) make every generated
 history cross the snapshot many times; the product's limits are larger, the logic is one."""
 

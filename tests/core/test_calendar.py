@@ -1,4 +1,4 @@
-"""Business time arithmetic: SPEC §4, with concrete dates."""
+"""Business time arithmetic: docs/semantics.md, with concrete dates."""
 
 from datetime import date
 
@@ -110,7 +110,7 @@ def test_far_future_and_past_instants_extend_the_index() -> None:
     assert office.between(at("2001-01-05 16:00"), at("2040-01-06 17:00")) > 0
 
 
-# -- DST (SPEC §4): local ranges are wall-clock; skipped times move forward, repeated
+# -- DST (docs/semantics.md): local ranges are wall-clock; skipped times move forward, repeated
 #    times take their first occurrence.
 
 

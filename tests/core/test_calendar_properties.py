@@ -67,7 +67,7 @@ def test_second_precision_is_exact() -> None:
     assert cal.add(start, SECOND) - start == SECOND
 
 
-# -- purity (SPEC §4: business time is a function of the calendar and the two instants) --
+# -- purity (docs/semantics.md: business time is a function of the calendar and the two instants) --
 
 SPECS = [cal.spec for cal in CALENDARS]
 WIDE = st.integers(min_value=utc("1970-01-01 00:00"), max_value=utc("2199-12-31 00:00"))

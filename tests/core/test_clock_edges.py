@@ -1,4 +1,4 @@
-"""SPEC §5 at its edges, on the seed contracts: reopen after a cancellation, targets that
+"""docs/semantics.md at its edges, on the seed contracts: reopen after a cancellation, targets that
 change while a ticket is resolved or disappear and come back, clocks owed on a resolved
 ticket, a deadline reached at the very instant of a pause, and ``first_response`` as the
 first reply for every clock."""

@@ -1,4 +1,4 @@
-"""SLA clocks (SPEC §5), one behaviour per test, on a 9-5 New York office calendar."""
+"""SLA clocks (docs/semantics.md), one behaviour per test, on a 9-5 New York office calendar."""
 
 from service.core.instant import HOUR
 from service.policyfile import load_policy_text
@@ -82,7 +82,7 @@ def test_first_response_stopped_after_breach_is_reported_stopped() -> None:
 
 
 def test_reply_exactly_at_the_deadline_comes_after_the_breach() -> None:
-    """SPEC §5: a deadline reached at the very instant of an event is reached; the event
+    """docs/semantics.md: a deadline reached at the very instant of an event is reached; the event
     applies after it (as a pause or a resolve at that instant does)."""
     history = ticket()
     history.add("2026-01-13 16:00", "agent_reply")

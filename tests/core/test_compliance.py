@@ -1,4 +1,4 @@
-"""SPEC §6 compliance: each cycle counts once, by its net published outcome, per calendar
+"""docs/semantics.md compliance: each cycle counts once, by its net published outcome, per calendar
 month of the outcome in the cycle calendar's zone; attainment = met / (met + breached)."""
 
 import random

@@ -1,6 +1,6 @@
-"""SPEC §6 late data: net of retractions, a late event leaves exactly what in-order delivery
-publishes, field by field; an id never names two contents and never comes back once
-retracted."""
+"""Late data (docs/semantics.md): net of retractions, a late event leaves exactly what
+in-order delivery publishes, field by field; an id never names two contents and never comes
+back once retracted."""
 
 from zoneinfo import ZoneInfo
 

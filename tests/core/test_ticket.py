@@ -1,4 +1,5 @@
-"""SPEC §2 input handling and §6 late data: order, duplicates, held events, retractions."""
+"""Input handling and late data (docs/events.md, docs/semantics.md): order, duplicates, held
+events, retractions."""
 
 import random
 

@@ -395,14 +395,6 @@ def _spread(prefix: str, count: int) -> list[str]:
     return sorted(name for names in by_partition.values() for name in names)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason="known defect, intermittent (2 runs of 13): after the takeover the survivor "
-    "processed the victim's input partitions only BELOW the victim's committed offsets (it "
-    "re-read from offset 0) and nothing from the committed offset on, so replies sent after "
-    "the kill were never applied and those tickets breached; its /readyz stayed 200",
-)
 def test_when_one_of_two_workers_is_killed_the_other_takes_its_partitions_and_every_breach(
     bootstrap: str, tmp_path: Path
 ) -> None:
