@@ -45,6 +45,6 @@ def clock_state(cycle: Cycle, now: Instant) -> dict[str, Any]:
         "target_seconds": to_seconds(cycle.target.breach_after),
         "deadline": format_instant(deadline) if deadline is not None else None,
         "elapsed_business_seconds": to_seconds(elapsed),
-        "remaining_business_seconds": to_seconds(cycle.target.breach_after - elapsed),
+        "remaining_business_seconds": to_seconds(cycle.remaining(at)),
         "closed_at": format_instant(cycle.closed_at) if cycle.closed_at is not None else None,
     }

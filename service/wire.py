@@ -392,11 +392,6 @@ def _shown(text: str) -> str:
     return repr(_cut(text))
 
 
-def encode(event: SlaEvent, emitted_at: Instant) -> dict[str, Any]:
-    """The JSON object of an SLA event (docs/semantics.md), with instants as RFC 3339 strings."""
-    return orjson.loads(encode_json(event, emitted_at))  # type: ignore[no-any-return]
-
-
 def encode_json(event: SlaEvent, emitted_at: Instant) -> bytes:
     """The JSON bytes of an SLA event; UTC instants end in ``Z``."""
     occurred_at = to_datetime(event.occurred_at)

@@ -12,7 +12,15 @@ from .cycle import Cycle
 from .events import EventType, SlaEvent, SlaEventType, TicketEvent
 from .instant import Instant
 from .matching import Scalar
-from .policy import ClockRule, Metric, OnReopen, OnTargetChange, Policy, PolicySet
+from .policy import (
+    RESPONSE_METRICS,
+    ClockRule,
+    Metric,
+    OnReopen,
+    OnTargetChange,
+    Policy,
+    PolicySet,
+)
 
 _NEVER = -(2**62)
 KEPT_STATUSES = 64
@@ -165,7 +173,7 @@ class TicketClocks:
 
     def _on_resolved(self, event: TicketEvent, out: list[SlaEvent]) -> None:
         self._stop(Metric.RESOLUTION, event, out)
-        for metric in (Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.PERIODIC_UPDATE):
+        for metric in RESPONSE_METRICS:
             cycle = self.cycles.get(metric)
             if cycle is not None and cycle.is_open:
                 self._cancel(cycle, event, out)

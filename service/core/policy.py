@@ -16,7 +16,9 @@ class Metric(StrEnum):
 
 
 BUILT_IN_METRICS = frozenset(Metric)
-RESPONSE_METRICS = frozenset({Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.PERIODIC_UPDATE})
+RESPONSE_METRICS = (Metric.FIRST_RESPONSE, Metric.NEXT_RESPONSE, Metric.PERIODIC_UPDATE)
+"""The response clocks, in the order a resolution cancels them (a tuple: the order of the
+events it publishes must not depend on hashing)."""
 
 
 class OnTargetChange(StrEnum):
