@@ -42,9 +42,9 @@ from service.wire import decode, encode_json, parse_timestamp
 
 Text = str | bytes
 """A line as read: bytes from a file or stdin (decoded by ``decode``), or text."""
-Line = tuple[int, Text, Instant | None, Instant | None]
+InputLine = tuple[int, Text, Instant | None, Instant | None]
 """(line number, text, the clock before the line, the clock after reading it)"""
-Read = tuple[int, Text, Instant | None, Instant | None, int]  # a Line and its ticket's hash
+Read = tuple[int, Text, Instant | None, Instant | None, int]  # an InputLine and its ticket's hash
 Output = tuple[Instant, str, str, int, str]  # sort key (occurred_at, tenant, ticket, n), JSON
 _BATCH = 2_000
 _BOM = "\ufeff"
@@ -220,7 +220,7 @@ def _share(
     """Send each worker its lines, then the final clock and the last line's number, and
     collect the results; ``ReplayFailed`` as soon as a worker is found dead."""
     workers = len(parents)
-    batches: list[list[Line]] = [[] for _ in range(workers)]
+    batches: list[list[InputLine]] = [[] for _ in range(workers)]
     clock, number = None, 0
 
     def send(shard: int, message: object) -> None:

@@ -23,8 +23,8 @@ from service.core.errors import InvalidPolicies, SlaTimerError
 from service.core.policy import PolicySet
 
 from . import models
-from .build import Builder, Problems, reference_starts
 from .calendars import build_calendar
+from .meaning import Builder, Problems, reference_starts
 from .yaml_loader import MAX_FILE_BYTES, load_yaml
 
 MAX_TOTAL_BYTES = 1024 * 1024

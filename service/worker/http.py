@@ -69,7 +69,7 @@ def register_views(app: faust.App, views: Views) -> None:
             return self.json({"status": "ready"})
 
     @app.page("/metrics")
-    class Metrics(View):
+    class MetricsView(View):
         async def get(self, request: Request, **_: Any) -> Response:
             body = generate_latest(views.registry)
             # aiohttp refuses a charset inside content_type; the exposition format is UTF-8.
