@@ -262,7 +262,9 @@ class SlaWorker:
         return {TP(tp.topic, tp.partition): meta.offset for tp, meta in found.items()}
 
     async def _check_progress(self) -> None:
+        repairs = self.progress.repairs
         await self.progress.check(self.ready, self.app.consumer)
+        self.metrics.input_rewinds.inc(self.progress.repairs - repairs)
         await self.login.check(self.ready and self.progress.stalled is None)
 
     # -- timers -------------------------------------------------------------------------

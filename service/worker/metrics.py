@@ -76,6 +76,11 @@ class Metrics:
             "Changelog records bulk-loaded into the local store before Faust's recovery",
             registry=r,
         )
+        self.input_rewinds = Counter(
+            "sla_timer_input_rewinds",
+            "Input partitions sought back to messages fetched but never delivered",
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "sla_timer_consumer_lag",
             "Input messages not yet processed (end offset minus position), by owned partition",
