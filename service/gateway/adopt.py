@@ -196,13 +196,22 @@ def _jira(text: str, source: Source, adoption: Adoption) -> Read:
 
 
 def _csv(text: str, source: Source, adoption: Adoption) -> Read:
-    rows = csv.DictReader(io.StringIO(text))
+    rows = csv.DictReader(io.StringIO(text, newline=""))
     required = {"ticket_id", "created_at", "status"}
-    missing = required - set(rows.fieldnames or [])
+    try:
+        missing = required - set(rows.fieldnames or [])
+    except csv.Error as error:
+        adoption.problem(f"not CSV: {error}")
+        return
     if missing:
         adoption.problem(f"the header lacks {', '.join(sorted(missing))}")
         return
-    for number, row in enumerate(rows, start=2):
+    try:
+        read = list(rows)
+    except csv.Error as error:  # a stray quote or NUL: nothing is published from this file
+        adoption.problem(f"not CSV: line {rows.line_num}: {error}")
+        return
+    for number, row in enumerate(read, start=2):
         where = f"line {number}"
         ticket_id = common.ident(row.get("ticket_id"))
         created = common.timestamp(row.get("created_at"))

@@ -36,6 +36,7 @@ test_batches.py`` fails if one of them changes):
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal, cast
@@ -57,6 +58,20 @@ committed offsets; ``stop`` when the worker stops (this batch is not committed).
 
 
 class BatchConsumer(driver.Consumer):
+    taken: dict[TP, tuple[int, float]]
+    """Per input partition: the offset after the last record handed to the worker, and when
+    (``time.monotonic``); ``Progress`` compares it with the fetch position."""
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._taken().pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    def _taken(self) -> dict[TP, tuple[int, float]]:
+        if not hasattr(self, "taken"):
+            self.taken = {}
+        return self.taken
+
     async def _drain_messages(self, fetcher: Any) -> None:
         """Replaces Faust's per-message drain loop (see the module docstring)."""
         transport = cast("BatchTransport", self.transport)
@@ -105,6 +120,7 @@ class BatchConsumer(driver.Consumer):
             if tp.topic in transport.topics:
                 batch += found
                 offsets[tp] = found[-1].offset + 1
+                self._taken()[tp] = (offsets[tp], time.monotonic())
             else:
                 await self._one_by_one(tp, found)
         if not batch:

@@ -15,10 +15,10 @@ Faust's consumer can drop records it fetched when a rebalance interrupts their d
 instant), with the fetch position already past them: they would wait for the next restart.
 It happened to the worker that took over a killed worker's partitions, one run in five
 (tests/integration/test_failover.py: the replies sent after the kill were never applied).
-So ``check`` also looks, for each owned input partition that delivered nothing for
-``GAP_SECONDS``, whether the consumer's position is past the next offset to process (the one
-after the last processed here, else the group's committed offset, else the partition's
-first) and seeks back to it (``repairs`` counts it; the log says which partition).
+So ``check`` also looks, for each owned input partition that handed nothing over for
+``GAP_SECONDS``, whether the consumer's position is past the next offset to take (the one
+after the last handed over, else the group's committed offset, else the partition's first)
+and seeks back to it (``repairs`` counts it; the log says which partition).
 """
 
 import asyncio
@@ -60,21 +60,20 @@ class Progress:
         self.repairs = 0  # input partitions sought back to messages never delivered
         self._was_ready = False
         self._ready_at = 0.0
-        self._moved_at: dict[TP, float] = {}  # when next_offsets last moved, per partition
+        self._sought_at: dict[TP, float] = {}  # when the repair last sought a partition
         self._start_offsets: dict[TP, int] = {}  # where reading began at the assignment
 
     def batch_done(self, last_offsets: Mapping[TP, int]) -> None:
         """A batch completed; ``last_offsets``: the last offset it took, by partition."""
-        self.progress_at = now = time.monotonic()
+        self.progress_at = time.monotonic()
         for tp, offset in last_offsets.items():
             if tp.topic in self.input_topics:
                 self.next_offsets[tp] = offset + 1
-                self._moved_at[tp] = now
 
     def forget(self) -> None:
         """Partitions were revoked: what was processed of them is the group's to say now."""
         self.next_offsets.clear()
-        self._moved_at.clear()
+        self._sought_at.clear()
         self._start_offsets.clear()
 
     def flush_begins(self, outbox: Outbox) -> None:
@@ -105,28 +104,31 @@ class Progress:
         self.stalled = reason
 
     async def _repair(self, consumer: Any, now: float) -> None:
-        """Seek back each input partition whose position passed messages never delivered."""
-        quiet = [
-            tp
-            for tp in consumer.assignment()
-            if tp.topic in self.input_topics
-            and now - self._moved_at.get(tp, self._ready_at) >= GAP_SECONDS
-        ]
-        for tp in quiet:
-            expected = self.next_offsets.get(tp)
+        """Seek back each input partition whose position passed records never handed over.
+
+        What was handed over is the consumer's ``taken`` (the batch consumer's: the offset
+        after the last record given to the worker, and when), not what batches completed:
+        a first batch can take longer than ``GAP_SECONDS`` on a loaded machine."""
+        taken: dict[TP, tuple[int, float]] = getattr(consumer, "taken", {})
+        for tp in consumer.assignment():
+            if tp.topic not in self.input_topics:
+                continue
+            expected, moved = taken.get(tp, (None, self._ready_at))
+            moved = max(moved, self._sought_at.get(tp, 0.0))
+            if now - moved < GAP_SECONDS:
+                continue
             if expected is None:
                 expected = await self._start_offset(consumer, tp)
             position = await _ask(consumer.position(tp))
             if expected is None or position is None or position <= expected:
                 continue
-            idle = now - self._moved_at.get(tp, self._ready_at)
             log.error(
-                "input %s[%d]: the consumer is at offset %d but offset %d was never delivered "
-                "(nothing for %.0f s): seeking back to %d",
-                tp.topic, tp.partition, position, expected, idle, expected,
+                "input %s[%d]: the consumer is at offset %d but offset %d was never handed "
+                "over (nothing for %.0f s): seeking back to %d",
+                tp.topic, tp.partition, position, expected, now - moved, expected,
             )  # fmt: skip
             await consumer.seek(tp, expected)
-            self._moved_at[tp] = now
+            self._sought_at[tp] = now
             self.repairs += 1
 
     async def _start_offset(self, consumer: Any, tp: TP) -> int | None:

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service.gateway import Source
@@ -132,6 +132,8 @@ def test_csv_columns_become_attributes_and_bad_lines_are_reported() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400), st.sampled_from(FORMATS))
+@example(b"\r\x00", "csv")  # once made the csv module raise
+@example(b'a"b\n"', "csv")
 def test_any_export_bytes_give_events_or_problems_never_an_exception(
     data: bytes, form: Format
 ) -> None:
