@@ -255,7 +255,12 @@ def test_a_worker_with_empty_local_state_bulk_loads_a_long_changelog_and_goes_on
     fresh = WorkerProcess(worker.policy_dir, tmp_path / "fresh-data", name=worker.name)
     fresh.start()
     try:
-        assert fresh.metric("sla_timer_changelog_preloaded_records") >= count
+        # Ready can come before the group gives it the partitions (the stopped worker's
+        # leaving may still be pending on a loaded machine): wait for them, then it loads.
+        deadline = time.monotonic() + 60
+        while fresh.metric("sla_timer_changelog_preloaded_records") < count:
+            assert time.monotonic() < deadline, fresh.log_tail()
+            time.sleep(0.5)
         _, after = fresh.get("/tickets/default/Q7")
         assert {**after, "as_of": None} == {**before, "as_of": None}
         reply = (b"Q7", quiet.event("Q7", "agent_reply", after=1))  # within its 3 s
