@@ -79,7 +79,7 @@ class SlaWorker:
         self._next_gauge = 0.0
         self.app = self._app()
         topics = [*settings.input_topics, settings.due_topic]
-        batch_transport(self.app, topics, self._take_batch)  # before the app uses it
+        batch_transport(self.app, topics, self._take_batch, self._settled)  # before it is used
         self._batch_lock = asyncio.Lock()  # a rebalance waits for the batch in flight
         self._delivering: asyncio.Future[bool] | None = None  # the last batch's delivery
         self._stopped = False  # a delivery gave up: the worker is stopping
@@ -180,7 +180,8 @@ class SlaWorker:
     ) -> Outcome:
         """A batch of consumer records fetched in consumer ``generation``: the step runs
         now; its plan is delivered, then the offsets committed, while the next batch is
-        fetched and stepped (deliveries and commits stay in batch order)."""
+        fetched and stepped, which then waits for that delivery before its own starts
+        (deliveries and commits keep batch order, and at most two plans are held)."""
         async with self._batch_lock:
             if self._stopped:
                 return "stop"
@@ -192,23 +193,21 @@ class SlaWorker:
             self._commanded -= plan.due_partitions
             last = _last_offsets(records)
             self._read.update((tp, o) for tp, o in last.items() if tp.topic in self._inputs)
-            previous = self._delivering
-            self._delivering = asyncio.ensure_future(
-                self._deliver(previous, plan, last, commit, started)
-            )
+            # One delivery in flight at most: the previous batch's, while this one stepped.
+            if self._delivering is not None and not await self._delivering:
+                return "stop"  # it was not delivered: the worker is stopping
+            self._delivering = asyncio.ensure_future(self._deliver(plan, last, commit, started))
             return "taken"
 
+    async def _settled(self) -> None:
+        """The batch in flight is delivered and committed (or given up)."""
+        if self._delivering is not None:
+            await asyncio.wait({self._delivering})
+
     async def _deliver(
-        self,
-        previous: "asyncio.Future[bool] | None",
-        plan: Plan,
-        last: dict[TP, int],
-        commit: Commit,
-        started: float,
+        self, plan: Plan, last: dict[TP, int], commit: Commit, started: float
     ) -> bool:
-        """Deliver a plan once the previous one is; then commit. False if not delivered."""
-        if previous is not None and not await previous:
-            return False
+        """Deliver a plan, then commit its offsets. False if it was not delivered."""
         try:
             await self.delivery.deliver(plan, self._write_store)
         except FlushStopped:  # stopping: this batch and the ones after stay uncommitted

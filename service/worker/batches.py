@@ -22,7 +22,8 @@ test_batches.py`` fails if one of them changes):
   for the active (assigned, not paused) partitions; recovery pauses the partitions it
   restores. ``records`` may hold ``None`` when the consumer stops.
 - ``Consumer.perform_seek()`` seeks every assigned partition back to its committed offset
-  (what Faust's ``getmany`` does when the flow stopped while it fetched).
+  (what Faust's ``getmany`` does when the flow stopped while it fetched); it is called once
+  the batch in flight is delivered and committed (``settled``), else it would be read again.
 - ``Consumer._commit(offsets)`` commits the given next offsets (it returns False when the
   group already rebalanced) and Faust's own committer commits nothing of these topics,
   because no message of them is ever acked through ``Consumer.ack``.
@@ -86,7 +87,7 @@ class BatchConsumer(driver.Consumer):
                 if not records:
                     continue
                 if not self.flow_active:  # a rebalance began while fetching
-                    await self.perform_seek()
+                    await self._seek_back(transport)
                     continue
                 if not await self._take(records, active, transport, generation):
                     return
@@ -128,10 +129,7 @@ class BatchConsumer(driver.Consumer):
         assert transport.handler is not None
         outcome = await transport.handler(batch, generation, partial(self._commit_batch, offsets))
         if outcome == "drop":  # not taken: the positions go back to the committed offsets
-            try:
-                await self.perform_seek()
-            except Exception as error:  # the rebalance seeks again before resuming
-                log.warning("seeking back to the committed offsets failed: %r", error)
+            await self._seek_back(transport)
         return outcome != "stop"
 
     async def _rewind(self, tp: TP, offset: int) -> None:
@@ -143,6 +141,16 @@ class BatchConsumer(driver.Consumer):
             await self.seek(tp, offset)
         except Exception as error:  # revoked meanwhile: its next owner reads from the commit
             log.info("not rewinding %s[%d] to %d: %r", tp.topic, tp.partition, offset, error)
+
+    async def _seek_back(self, transport: "BatchTransport") -> None:
+        """Back to the committed offsets, once the batch in flight is committed (else it
+        would be read again)."""
+        if transport.settled is not None:
+            await transport.settled()
+        try:
+            await self.perform_seek()
+        except Exception as error:  # the rebalance seeks again before resuming
+            log.warning("seeking back to the committed offsets failed: %r", error)
 
     async def _commit_batch(self, offsets: dict[TP, int]) -> bool:
         try:
@@ -169,9 +177,15 @@ class BatchTransport(driver.Transport):
     Consumer = BatchConsumer
     topics: frozenset[str] = frozenset()
     handler: BatchHandler | None = None
+    settled: Callable[[], Awaitable[None]] | None = None  # the batches in flight are done
 
 
-def batch_transport(app: Any, topics: Sequence[str], handler: BatchHandler) -> BatchTransport:
+def batch_transport(
+    app: Any,
+    topics: Sequence[str],
+    handler: BatchHandler,
+    settled: Callable[[], Awaitable[None]] | None = None,
+) -> BatchTransport:
     """Make ``app``'s consumer hand ``topics`` to ``handler`` in batches; call before the
     app first uses its transport (before it starts)."""
     if getattr(app, "_transport", None) is not None:
@@ -179,5 +193,6 @@ def batch_transport(app: Any, topics: Sequence[str], handler: BatchHandler) -> B
     transport = BatchTransport(app.conf.broker_consumer, app)
     transport.topics = frozenset(topics)
     transport.handler = handler
+    transport.settled = settled
     app.transport = transport
     return transport

@@ -44,8 +44,12 @@ class Delivery:
         """Send the plan's records and wait for every ack; then count what was published
         and write the acked changelog values to the store. ``FlushStopped`` when the
         worker stops meanwhile (nothing is known to be written)."""
-        if not len(plan.outbox):
-            return
+        if len(plan.outbox):
+            await self._send(plan, write_store)
+        for kind, count in plan.consumed.items():  # counted once delivered, per batch
+            self.metrics.consumed.labels(kind).inc(count)
+
+    async def _send(self, plan: Plan, write_store: StoreWriter) -> None:
         flushed = await self._flush(plan.outbox)
         refused = {r.serial for r in flushed.refused}
         published = {id(e): e for s, e in plan.events.items() if s not in refused}
