@@ -117,3 +117,23 @@ def test_a_partition_is_sought_at_most_once_per_gap(clock: list[float]) -> None:
     clock[0] += 1.0
     check(tracker, consumer)
     assert consumer.sought == [(INPUT, 4)]
+
+
+def test_the_start_offsets_of_every_quiet_partition_come_from_one_question(
+    clock: list[float],
+) -> None:
+    other = TP("ticket-events", 3)
+    consumer = Consumer({INPUT: 16, other: 9})
+    asked: list[set[TP]] = []
+
+    async def ask(tps: set[TP]) -> dict[TP, int]:
+        asked.append(set(tps))
+        return {INPUT: 4, other: -1}
+
+    tracker = Progress(30.0, ["ticket-events"], ask)
+    check(tracker, consumer)
+    clock[0] += progress.GAP_SECONDS
+    check(tracker, consumer)
+    check(tracker, consumer)
+    assert asked == [{INPUT, other}]  # once, for both, per assignment
+    assert sorted(consumer.sought) == [(INPUT, 4), (other, 0)]  # 3 had no commit: its first

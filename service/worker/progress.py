@@ -110,15 +110,18 @@ class Progress:
         after the last record given to the worker, and when), not what batches completed:
         a first batch can take longer than ``GAP_SECONDS`` on a loaded machine."""
         taken: dict[TP, tuple[int, float]] = getattr(consumer, "taken", {})
+        quiet: list[tuple[TP, int | None, float]] = []
         for tp in consumer.assignment():
             if tp.topic not in self.input_topics:
                 continue
             expected, moved = taken.get(tp, (None, self._ready_at))
             moved = max(moved, self._sought_at.get(tp, 0.0))
-            if now - moved < GAP_SECONDS:
-                continue
-            if expected is None:
-                expected = await self._start_offset(consumer, tp)
+            if now - moved >= GAP_SECONDS:
+                quiet.append((tp, expected, moved))
+        unknown = {tp for tp, expected, _ in quiet if expected is None}
+        await self._learn_start_offsets(consumer, unknown - self._start_offsets.keys())
+        for tp, handed_over, moved in quiet:
+            expected = self._start_offsets.get(tp) if handed_over is None else handed_over
             position = await _ask(consumer.position(tp))
             if expected is None or position is None or position <= expected:
                 continue
@@ -131,21 +134,21 @@ class Progress:
             self._sought_at[tp] = now
             self.repairs += 1
 
-    async def _start_offset(self, consumer: Any, tp: TP) -> int | None:
-        """Where reading of ``tp`` began at its assignment: the group's committed offset, or
-        the partition's first offset when the group has none (asked once per assignment)."""
-        if tp not in self._start_offsets and self.committed is not None:
-            committed = await _ask(self.committed({tp}), timeout=10.0)
-            if committed is None:
-                return None
-            offset = committed.get(tp)
-            if offset is None or offset < 0:
-                earliest = await _ask(consumer.earliest_offsets(tp), timeout=10.0)
-                offset = (earliest or {}).get(tp)
-            if offset is None:
-                return None
-            self._start_offsets[tp] = offset
-        return self._start_offsets.get(tp)
+    async def _learn_start_offsets(self, consumer: Any, tps: set[TP]) -> None:
+        """Where reading of ``tps`` began at their assignment: the group's committed offset,
+        or the partition's first offset when the group has none. One question to the broker
+        for all of them, asked once per assignment."""
+        if not tps or self.committed is None:
+            return
+        committed = await _ask(self.committed(tps), timeout=10.0)
+        if committed is None:
+            return
+        found = {tp: offset for tp, offset in committed.items() if offset >= 0}
+        uncommitted = tps - found.keys()
+        if uncommitted:
+            earliest = await _ask(consumer.earliest_offsets(*uncommitted), timeout=10.0)
+            found.update(earliest or {})
+        self._start_offsets.update((tp, found[tp]) for tp in tps if tp in found)
 
     def _flush_reason(self, now: float) -> str | None:
         outbox = self.flushing
