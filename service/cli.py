@@ -1,4 +1,4 @@
-"""The ``sla-timer`` command: replay, policies check, report (docs/worker.md)."""
+"""The ``sla-timer`` command: replay, policies check, report, whatif (docs/commands.md)."""
 
 import argparse
 import os
@@ -11,6 +11,7 @@ from service.core.errors import InvalidPolicies, SlaTimerError
 from service.policyfile import check_directory, load_policies
 from service.replay import ReplayFailed, run_replay
 from service.report import ReportRequest, run_report
+from service.whatif import DEFAULT_FLIPS, WhatifRequest, run_whatif
 from service.wire import parse_timestamp
 
 
@@ -113,6 +114,26 @@ def _parser() -> argparse.ArgumentParser:
         "files", nargs="*", help="JSON lines of SLA events (replay's output; '-' for stdin)"
     )
     report.set_defaults(run=_report)
+
+    whatif = commands.add_parser(
+        "whatif",
+        help="replay events under the current and a proposed policy directory and show what "
+        "would have changed: compliance per policy, metric and month, and the cycles that flip",
+    )
+    whatif.add_argument("--policies", required=True, type=Path, help="the current policies")
+    whatif.add_argument("--proposed", required=True, type=Path, help="the proposed policies")
+    whatif.add_argument(
+        "--until", type=_timestamp, help="move the clock to this RFC 3339 time at the end"
+    )
+    whatif.add_argument("--html", type=Path, help="also write a self-contained HTML page here")
+    whatif.add_argument(
+        "--flips",
+        type=_count,
+        default=DEFAULT_FLIPS,
+        help=f"flipped cycles to list, newest first (default {DEFAULT_FLIPS}); the rest counted",
+    )
+    whatif.add_argument("events", help="JSON lines, one input event per line ('-' for stdin)")
+    whatif.set_defaults(run=_whatif)
     return parser
 
 
@@ -121,6 +142,16 @@ def _timestamp(text: str) -> int:
         return parse_timestamp(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0, 1, 2, ...)")
+    return number
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -179,6 +210,13 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     request = ReportRequest(args.policies, args.files, args.topic, kafka or Connection(), args.html)
     return run_report(request, sys.stdout, sys.stderr)
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    request = WhatifRequest(
+        args.policies, args.proposed, args.events, args.until, args.html, args.flips
+    )
+    return run_whatif(request, sys.stdout, sys.stderr)
 
 
 def _check(args: argparse.Namespace) -> int:

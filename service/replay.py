@@ -83,12 +83,7 @@ def run_replay(
     ``ReplayFailed`` if a worker process dies."""
     with _no_cycle_collection():
         if workers <= 1:
-            shard = Shard(policies)
-            clock, number = None, 0
-            for number, text, before, clock, _ in _clocked(lines, err):
-                shard.take(number, text, before, clock)
-            final = _final_clock(clock, until, err)
-            summary, outputs = shard.finish(final, number)
+            summary, outputs = play(Shard(policies), lines, until, err)
             streams = [outputs]
         else:
             summary, streams = _run_forked(policies, lines, until, err, workers)
@@ -101,11 +96,30 @@ def run_replay(
     return summary
 
 
-class Shard:
-    """The engine for a share of the tickets, collecting its output with sort keys."""
+def play(
+    shard: "Shard",
+    lines: Iterable[Text],
+    until: Instant | None,
+    err: TextIO,
+    share: tuple[int, int] = (0, 1),
+) -> tuple[ReplaySummary, list[Output]]:
+    """The lines of share ``i`` of ``n`` of the tickets (all by default: the one-process
+    replay) through one shard in event time, then the final clock; every line moves the
+    clock, as for a worker of ``_run_forked`` (``sla-timer whatif`` plays this way)."""
+    clock, number = None, 0
+    index, shares = share
+    for number, text, before, clock, ticket_hash in _clocked(lines, err):
+        if ticket_hash % shares == index:
+            shard.take(number, text, before, clock)
+    return shard.finish(_final_clock(clock, until, err), number)
 
-    def __init__(self, policies: PolicySet) -> None:
-        self.engine = Engine(policies)
+
+class Shard:
+    """The engine for a share of the tickets, collecting its output with sort keys.
+    ``engine``: one of the caller's (whatif's, which counts the SLA events it makes)."""
+
+    def __init__(self, policies: PolicySet, engine: Engine | None = None) -> None:
+        self.engine = engine if engine is not None else Engine(policies)
         self.summary = ReplaySummary()
         self.outputs: list[Output] = []
         self.emitted: dict[tuple[str, str], int] = {}

@@ -61,7 +61,7 @@ class Report:
         return [breach for breach in self.breaches if breach.policy == policy]
 
 
-class _Zones:
+class Zones:
     """Calendar zones from the policies; a calendar they lack counts in UTC, noted once."""
 
     def __init__(self, policies: PolicySet) -> None:
@@ -78,8 +78,12 @@ class _Zones:
 
 def build_report(standing: Iterable[SlaEvent], policies: PolicySet) -> Report:
     """The report of the events still standing (published, not retracted)."""
-    zones = _Zones(policies)
-    counted = verdicts(standing, zones)
+    zones = Zones(policies)
+    return report_of(verdicts(standing, zones), policies, zones)
+
+
+def report_of(counted: list[Verdict], policies: PolicySet, zones: Zones) -> Report:
+    """The report of counted cycles (``verdicts`` of the standing events, in ``zones``)."""
     tally = Tally()
     tally.add(verdict.outcome for verdict in counted)
     rows = tally.rows()

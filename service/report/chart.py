@@ -1,4 +1,5 @@
-"""Inline SVG charts of monthly attainment against a target: no script, nothing to fetch."""
+"""Inline SVG charts of monthly attainment against a target: no script, nothing to fetch.
+A second series (``sla-timer whatif``'s proposed policies) is drawn dashed, with squares."""
 
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,20 +27,28 @@ class Series:
     target: float | None
 
 
-def attainment_chart(series: Series) -> str:
-    floor = _axis_floor(series)
+def attainment_chart(series: Series, proposed: Series | None = None) -> str:
+    """One metric's chart; ``proposed``, on the same months, is drawn over it."""
+    floor = _axis_floor(series, proposed)
     scale = _Scale(series.months, floor)
+    description = _describe(series)
+    if proposed is not None:
+        description = f"Current: {description} Proposed: {_describe(proposed)}"
     parts = [
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{series.chart_id}-t {series.chart_id}-d">',
         f'<title id="{series.chart_id}-t">{escape(series.title)}</title>',
-        f'<desc id="{series.chart_id}-d">{escape(_describe(series))}</desc>',
+        f'<desc id="{series.chart_id}-d">{escape(description)}</desc>',
         *_grid(scale, floor, series.target),
         *_months(scale, series.months),
         *_line(scale, series),
         *_points(scale, series),
-        "</svg>",
     ]
+    if proposed is not None:
+        if proposed.target is not None and proposed.target != series.target:
+            parts.append(_rule("target proposed", scale.y(proposed.target * 100)))
+        parts += [*_line(scale, proposed, " proposed"), *_points(scale, proposed, proposed=True)]
+    parts.append("</svg>")
     return "\n".join(parts)
 
 
@@ -60,10 +69,13 @@ class _Scale:
         return TOP + (100.0 - value) / (100.0 - self.floor) * (HEIGHT - TOP - BOTTOM)
 
 
-def _axis_floor(series: Series) -> float:
-    values = [float(v) * 100 for v in series.values.values()]
-    if series.target is not None:
-        values.append(series.target * 100)
+def _axis_floor(*drawn: Series | None) -> float:
+    values = []
+    for series in drawn:
+        if series is not None:
+            values += [float(v) * 100 for v in series.values.values()]
+            if series.target is not None:
+                values.append(series.target * 100)
     lowest = min(values, default=100.0)
     return next((f for f in _FLOORS if f <= lowest - 0.5), 0.0)
 
@@ -107,7 +119,7 @@ def _months(scale: _Scale, months: list[str]) -> list[str]:
     return parts
 
 
-def _line(scale: _Scale, series: Series) -> list[str]:
+def _line(scale: _Scale, series: Series, kind: str = "") -> list[str]:
     """The attainment line, broken where a month has no counted cycle."""
     runs: list[list[str]] = [[]]
     for month in series.months:
@@ -116,10 +128,13 @@ def _line(scale: _Scale, series: Series) -> list[str]:
             runs.append([])
         else:
             runs[-1].append(f"{scale.x(month):.1f},{scale.y(float(value) * 100):.1f}")
-    return [f'<polyline class="series" points="{" ".join(run)}"/>' for run in runs if len(run) > 1]
+    return [
+        f'<polyline class="series{kind}" points="{" ".join(run)}"/>' for run in runs if len(run) > 1
+    ]
 
 
-def _points(scale: _Scale, series: Series) -> list[str]:
+def _points(scale: _Scale, series: Series, *, proposed: bool = False) -> list[str]:
+    """A dot per month (a square for the proposed series, its value written below it)."""
     labelled = len(series.values) <= _MAX_VALUE_LABELS
     parts = []
     for month in series.months:
@@ -129,10 +144,17 @@ def _points(scale: _Scale, series: Series) -> list[str]:
         x, y = scale.x(month), scale.y(float(value) * 100)
         under = month in series.under
         kind = "under" if under else "ok"
-        parts.append(f'<circle class="point {kind}" cx="{x:.1f}" cy="{y:.1f}" r="4.5"/>')
-        if labelled or under:
+        if proposed:
+            kind = f"proposed {kind}"
             parts.append(
-                f'<text class="value {kind}" x="{x:.1f}" y="{y - 10:.1f}">{percent(value)}</text>'
+                f'<rect class="point {kind}" x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8"/>'
+            )
+        else:
+            parts.append(f'<circle class="point {kind}" cx="{x:.1f}" cy="{y:.1f}" r="4.5"/>')
+        if labelled or under:
+            label_y = y + 20 if proposed else y - 10
+            parts.append(
+                f'<text class="value {kind}" x="{x:.1f}" y="{label_y:.1f}">{percent(value)}</text>'
             )
     return parts
 
@@ -144,4 +166,4 @@ def _describe(series: Series) -> str:
         if month in series.values
     )
     target = f" Target {target_percent(series.target)}." if series.target is not None else ""
-    return f"Monthly attainment. {values}.{target}"
+    return f"Monthly attainment. {values or 'No counted cycles'}.{target}"

@@ -13,6 +13,7 @@ from .units import (
     local_time,
     metric_name,
     month_name,
+    month_range,
     percent,
     target_percent,
 )
@@ -164,7 +165,7 @@ def _policy(index: int, policy: str, report: Report) -> str:
         else "No compliance target in this policy"
     )
     months = [line.row.month for line in lines]
-    axis = _month_range(min(months), max(months))
+    axis = month_range(min(months), max(months))
     metrics = sorted({line.row.metric for line in lines})
     figures = [
         _figure(f"c{index}-{n}", metric, [x for x in lines if x.row.metric == metric], axis, target)
@@ -269,12 +270,3 @@ def _breach_row(breach: Breach, *, show_tenant: bool) -> str:
         f"<td>{escape(local_time(breach.deadline, breach.zone))}</td>"
         f'<td>{escape(stopped)}</td><td class="num">{escape(late)}</td></tr>'
     )
-
-
-def _month_range(first: str, last: str) -> list[str]:
-    year, month = (int(part) for part in first.split("-"))
-    months = []
-    while (label := f"{year:04d}-{month:02d}") <= last:
-        months.append(label)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return months

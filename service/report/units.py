@@ -42,6 +42,16 @@ def month_name(month: str, *, short: bool = False) -> str:
     return datetime(year, number, 1).strftime("%b %Y" if short else "%B %Y")
 
 
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` (``YYYY-MM``), both included."""
+    year, month = (int(part) for part in first.split("-"))
+    months = []
+    while (label := f"{year:04d}-{month:02d}") <= last:
+        months.append(label)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
 def metric_name(metric: str) -> str:
     """``first_response`` as ``First response``."""
     return metric.replace("_", " ").capitalize()
