@@ -297,8 +297,7 @@ def test_the_current_side_counts_what_replay_then_report_count(
     traffic: Path, proposed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     replayed = subprocess.run(
-        [sys.executable, "-m", "service.cli", "replay", "--policies", str(POLICIES)]
-        + ["--workers", "1", str(traffic)],
+        [sys.executable, "-m", "service.cli", "replay", "--policies", str(POLICIES), str(traffic)],
         capture_output=True,
         check=True,
         cwd=REPO,

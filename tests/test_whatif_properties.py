@@ -1,0 +1,100 @@
+"""Properties of the comparison (docs/whatif.md): swapping the directories mirrors every row,
+flip and move; a side compared with itself changes nothing."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.core.compliance import CycleKey, Outcome, Tally
+from service.replay import ReplaySummary
+from service.report.build import Line
+from service.whatif.compare import Comparison, compare
+from service.whatif.play import Counted, Side
+
+POLICIES = ("p", "q", "r")
+
+cycle_keys = st.tuples(
+    st.sampled_from(["acme", "globex"]),
+    st.sampled_from([f"T{n}" for n in range(8)]),
+    st.sampled_from(["first_response", "resolution"]),
+    st.integers(1, 2),
+)
+counted = st.builds(
+    Counted,
+    policy=st.sampled_from(POLICIES),
+    month=st.sampled_from(["2026-01", "2026-02", "2026-03"]),
+    met=st.booleans(),
+    deadline=st.none() | st.integers(0, 10**12),
+    at=st.integers(0, 10**12),
+    calendar=st.just("utc"),
+)
+targets = st.fixed_dictionaries(
+    {name: st.sampled_from([None, 0.5, 0.9, 0.992]) for name in POLICIES}
+)
+governed = st.dictionaries(
+    st.tuples(st.sampled_from(["acme", "globex"]), st.sampled_from([f"T{n}" for n in range(8)])),
+    st.none() | st.sampled_from(POLICIES),
+)
+
+
+@st.composite
+def sides(draw: st.DrawFn) -> Side:
+    cycles: dict[CycleKey, Counted] = draw(st.dictionaries(cycle_keys, counted, max_size=30))
+    tally = Tally()
+    tally.add(Outcome(c.policy, key[2], c.month, c.met) for key, c in cycles.items())
+    chosen = draw(targets)
+    lines = [Line(row, chosen[row.policy]) for row in tally.rows()]
+    return Side(ReplaySummary(), lines, cycles, draw(governed))
+
+
+def mirrored(comparison: Comparison) -> tuple[object, ...]:
+    """The comparison as the other direction would state it."""
+    return (
+        [(p.policy, p.metric, p.month, p.proposed, p.current) for p in comparison.rows],
+        [(f.cycle, f.proposed, f.current) for f in comparison.flips],
+        comparison.only[::-1],
+        {name: counts[::-1] for name, counts in comparison.matching.tickets.items()},
+        {(new, old): n for old, new, n in comparison.matching.moves},
+        (comparison.to_met, comparison.to_breached),
+    )
+
+
+def stated(comparison: Comparison) -> tuple[object, ...]:
+    return (
+        [(p.policy, p.metric, p.month, p.current, p.proposed) for p in comparison.rows],
+        [(f.cycle, f.current, f.proposed) for f in comparison.flips],
+        comparison.only,
+        comparison.matching.tickets,
+        {(old, new): n for old, new, n in comparison.matching.moves},
+        (comparison.to_breached, comparison.to_met),
+    )
+
+
+@given(sides(), sides())
+def test_swapping_current_and_proposed_mirrors_the_comparison(a: Side, b: Side) -> None:
+    forward, backward = compare(a, b), compare(b, a)
+    assert stated(backward) == mirrored(forward)
+    for there, back in zip(forward.rows, backward.rows, strict=True):
+        assert there.breach_change == -back.breach_change
+        assert there.points_change == (None if back.points_change is None else -back.points_change)
+        assert there.is_changed == back.is_changed
+
+
+@given(sides())
+def test_a_side_compared_with_itself_changes_nothing(a: Side) -> None:
+    comparison = compare(a, a)
+    assert not any(pair.is_changed for pair in comparison.rows)
+    assert comparison.flips == [] and comparison.only == (0, 0)
+    assert not comparison.matching.is_different
+
+
+@given(sides(), sides())
+def test_flips_are_exactly_the_cycles_met_under_one_and_breached_under_the_other_newest_first(
+    a: Side, b: Side
+) -> None:
+    flips = compare(a, b).flips
+    expected = {
+        key for key in a.cycles.keys() & b.cycles.keys() if a.cycles[key].met != b.cycles[key].met
+    }
+    assert {flip.cycle for flip in flips} == expected
+    latest = [max(flip.current.at, flip.proposed.at) for flip in flips]
+    assert latest == sorted(latest, reverse=True)
