@@ -53,6 +53,7 @@ bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.hostile_bench
 	$(BIN)/python -m tests.bench.worker_bench --recovery 1000000 --memory 100000
 	$(BIN)/python -m tests.bench.gateway_bench
+	$(BIN)/python -m tests.bench.whatif_bench
 
 policies-check: install  ## validate the seed policies
 	$(BIN)/sla-timer policies check $(POLICIES)
