@@ -10,6 +10,7 @@
     ├── InvalidSources                  a gateway sources file's problems, all of them
     ├── (handshake) LoginRefused        Kafka refused the login, or TLS failed
     ├── (replay) ReplayFailed           a replay that could not finish (a worker died)
+    ├── (whatif.play) WhatifFailed      a whatif whose replay process died
     ├── (report.kafka) TopicError       an SLA events topic that cannot be read
     └── (gateway.delivery) KafkaUnavailable
                                         Kafka did not acknowledge a delivery in time (503)
