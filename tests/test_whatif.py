@@ -19,8 +19,9 @@ from service.cli import main
 from service.policyfile import load_policies
 from service.whatif import play as play_module
 from service.whatif.compare import compare
-from service.whatif.play import Job, Side, WhatifFailed, play_both
+from service.whatif.play import Job, WhatifFailed, play_both
 from service.whatif.scope import differing_tenants, every_tenant
+from service.whatif.side import Side
 from tests.bench.generate import stream
 
 from .test_report import CHROMIUM, HOSTILE_TICKET, _Page, _png, table

@@ -8,7 +8,7 @@ from service.core.compliance import CycleKey, Outcome, Tally
 from service.replay import ReplaySummary
 from service.report.build import Line
 from service.whatif.compare import Comparison, compare
-from service.whatif.play import Counted, Side
+from service.whatif.side import Counted, Side
 
 POLICIES = ("p", "q", "r")
 

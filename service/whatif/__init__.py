@@ -15,7 +15,8 @@ from service.report.build import Zones
 
 from .compare import compare
 from .html import render_html
-from .play import Events, Job, Side, WhatifFailed, play_both
+from .play import Events, Job, WhatifFailed, play_both
+from .side import Side
 from .text import Labels, render_text
 
 DEFAULT_FLIPS = 20

@@ -13,10 +13,12 @@ from service.core.compliance import CycleKey
 from service.core.instant import Instant
 from service.report.build import Line
 
-from .play import Counted, Side
+from .side import Counted, Side
 
 NO_POLICY = "(no policy)"
 """How a ticket no policy matches is named in the matching section."""
+SIDES = ("current", "proposed")
+"""``RowPair``'s two lines, by attribute name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +33,7 @@ class RowPair:
 
     @property
     def breach_change(self) -> int:
-        return _breached(self.proposed) - _breached(self.current)
+        return breached_of(self.proposed) - breached_of(self.current)
 
     @property
     def points_change(self) -> int | None:
@@ -123,7 +125,11 @@ def _key(line: Line) -> tuple[str, str, str]:
     return line.row.policy, line.row.metric, line.row.month
 
 
-def _breached(line: Line | None) -> int:
+def cycles_of(line: Line | None) -> int:
+    return line.row.met + line.row.breached if line is not None else 0
+
+
+def breached_of(line: Line | None) -> int:
     return line.row.breached if line is not None else 0
 
 

@@ -17,7 +17,7 @@ from service.report.units import (
     target_percent,
 )
 
-from .compare import Comparison, Flip, RowPair, meets
+from .compare import SIDES, Comparison, Flip, RowPair, breached_of, cycles_of, meets
 from .text import ARROW, Labels, deadline, signed, signed_points
 
 EXTRA_STYLE = """
@@ -91,9 +91,9 @@ def render_html(comparison: Comparison, labels: Labels, flips: int) -> str:
 
 def _head(comparison: Comparison, labels: Labels, title: str) -> str:
     rows = comparison.rows
-    cycles = [sum(_cycles(getattr(pair, side)) for pair in rows) for side in _SIDES]
-    breached = [sum(_breached(getattr(pair, side)) for pair in rows) for side in _SIDES]
-    under = [sum(meets(getattr(pair, side)) is False for pair in rows) for side in _SIDES]
+    cycles = [sum(cycles_of(getattr(pair, side)) for pair in rows) for side in SIDES]
+    breached = [sum(breached_of(getattr(pair, side)) for pair in rows) for side in SIDES]
+    under = [sum(meets(getattr(pair, side)) is False for pair in rows) for side in SIDES]
     facts = [
         ("Cycles counted", f"{cycles[0]:,}{ARROW}{cycles[1]:,}"),
         ("Breached", f"{breached[0]:,}{ARROW}{breached[1]:,}"),
@@ -113,20 +113,9 @@ def _head(comparison: Comparison, labels: Labels, title: str) -> str:
     )
 
 
-_SIDES = ("current", "proposed")
-
-
-def _cycles(line: Line | None) -> int:
-    return line.row.met + line.row.breached if line is not None else 0
-
-
-def _breached(line: Line | None) -> int:
-    return line.row.breached if line is not None else 0
-
-
 def _policy(index: int, policy: str, comparison: Comparison) -> str:
     pairs = [pair for pair in comparison.rows if pair.policy == policy]
-    targets = [_target(pairs, side) for side in _SIDES]
+    targets = [_target(pairs, side) for side in SIDES]
     promise = "No compliance target in this policy"
     if targets[0] != targets[1]:
         promise = f"Target: {targets[0] or 'none'} now, {targets[1] or 'none'} proposed"
@@ -165,9 +154,9 @@ def _target(pairs: list[RowPair], side: str) -> str | None:
 
 def _figure(chart_id: str, pairs: list[RowPair], axis: list[str]) -> str:
     metric = pairs[0].metric
-    current, proposed = (_series(chart_id, metric, pairs, side, axis) for side in _SIDES)
-    cycles = [sum(_cycles(getattr(pair, side)) for pair in pairs) for side in _SIDES]
-    breached = [sum(_breached(getattr(pair, side)) for pair in pairs) for side in _SIDES]
+    current, proposed = (_series(chart_id, metric, pairs, side, axis) for side in SIDES)
+    cycles = [sum(cycles_of(getattr(pair, side)) for pair in pairs) for side in SIDES]
+    breached = [sum(breached_of(getattr(pair, side)) for pair in pairs) for side in SIDES]
     summary = (
         f"Breached: {breached[0]:,} of {cycles[0]:,} now, {breached[1]:,} of {cycles[1]:,} proposed"
     )
@@ -211,8 +200,8 @@ def _monthly_table(pairs: list[RowPair]) -> str:
 
 def _month_row(pair: RowPair) -> str:
     lines = (pair.current, pair.proposed)
-    cells = [f"{_cycles(x):,}" if x else "-" for x in lines]
-    cells += [f"{_breached(x):,}" if x else "-" for x in lines]
+    cells = [f"{cycles_of(x):,}" if x else "-" for x in lines]
+    cells += [f"{breached_of(x):,}" if x else "-" for x in lines]
     cells += [percent(x.row.ratio) if x else "-" for x in lines]
     points = pair.points_change
     cells.append(signed_points(points) if points is not None else "-")

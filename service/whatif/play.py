@@ -15,55 +15,29 @@ import multiprocessing
 import signal
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import TextIO
 
-from service.core.compliance import CycleKey, Row, Verdict, verdicts
 from service.core.engine import Engine
 from service.core.errors import SlaTimerError
-from service.core.events import SlaEvent, SlaEventType, TicketEvent
+from service.core.events import SlaEvent, TicketEvent
 from service.core.instant import Instant
 from service.core.policy import PolicySet
-from service.core.ticket import Ticket
-from service.replay import ReplaySummary, Shard, play
-from service.report.build import Line, Zones, report_of
+from service.replay import Shard, play
 from service.report.read import Ledger
 
 from .scope import Scope, differing_tenants
+from .side import Side, governing, merge, side_of
 
 Events = Path | list[bytes]
 """The history: a JSON-lines file, or its lines already read (stdin, read once for both)."""
-TicketName = tuple[str, str]
-"""(tenant, ticket id)."""
 
 
 class WhatifFailed(SlaTimerError):
     """A replay could not finish (its process died); nothing was compared."""
-
-
-class Counted(NamedTuple):
-    """One cycle's counted outcome under one policy directory (a tuple: it is sent whole
-    between processes, hundreds of thousands of them)."""
-
-    policy: str
-    month: str
-    met: bool
-    deadline: Instant | None  # a breach's instant; for a met, the deadline it beat (None: paused)
-    at: Instant  # the outcome's instant: the met's time or the breach instant
-    calendar: str
-
-
-@dataclass
-class Side:
-    """What one policy directory makes of the history (or of a share of its tickets)."""
-
-    summary: ReplaySummary
-    lines: list[Line]  # the compliance report's rows, with this directory's targets
-    cycles: dict[CycleKey, Counted]
-    governed: dict[TicketName, str | None]  # the policy governing each ticket at the end
 
 
 @dataclass(frozen=True)
@@ -107,7 +81,7 @@ def play_both(
             raise
         for child in children:
             child.join()
-        return [_merge([share[side] for share in shares]) for side in (0, 1)]
+        return [merge([share[side] for share in shares]) for side in (0, 1)]
 
 
 def play_share(job: Job, scope: Scope, share: tuple[int, int], err: TextIO) -> tuple[Side, Side]:
@@ -116,13 +90,13 @@ def play_share(job: Job, scope: Scope, share: tuple[int, int], err: TextIO) -> t
     with _lines(job.events) as lines:
         summary, _ = play(Shard(job.current, twin), lines, job.until, err, share)
     unchanged = {  # governed alike under both: the proposed engine never saw them
-        (ticket.tenant, ticket.ticket_id): _governing(ticket)
+        (ticket.tenant, ticket.ticket_id): governing(ticket)
         for ticket in twin.tickets.values()
         if not scope(ticket.tenant)
     }
     return (
-        _side(job.current, twin.ledgers[0], twin, summary, twin.counted[0], {}),
-        _side(job.proposed, twin.ledgers[1], twin.proposed, summary, twin.counted[1], unchanged),
+        side_of(job.current, twin.ledgers[0], twin, summary, twin.counted[0], {}),
+        side_of(job.proposed, twin.ledgers[1], twin.proposed, summary, twin.counted[1], unchanged),
     )
 
 
@@ -165,73 +139,6 @@ class _Twin(Engine):
         for event in events:
             take(event)
         self.counted[1] += len(events)
-
-
-def _side(
-    policies: PolicySet,
-    ledger: Ledger,
-    engine: Engine,
-    summary: ReplaySummary,
-    emitted: int,
-    governed: dict[TicketName, str | None],
-) -> Side:
-    zones = Zones(policies)
-    counted = verdicts(ledger.standing(), zones)
-    governed.update(
-        ((ticket.tenant, ticket.ticket_id), _governing(ticket))
-        for ticket in engine.tickets.values()
-    )
-    return Side(
-        summary=replace(summary, invalid=list(summary.invalid), emitted=emitted),
-        lines=report_of(counted, policies, zones).lines,
-        cycles=dict(_counted(verdict) for verdict in counted),
-        governed=governed,
-    )
-
-
-def _counted(verdict: Verdict) -> tuple[CycleKey, Counted]:
-    event, outcome = verdict.event, verdict.outcome
-    deadline = event.deadline if event.type is SlaEventType.MET else verdict.at
-    key = (event.tenant, event.ticket_id, event.metric, event.cycle)
-    return key, Counted(
-        outcome.policy, outcome.month, outcome.met, deadline, verdict.at, event.calendar
-    )
-
-
-def _governing(ticket: Ticket) -> str | None:
-    """The policy whose rules the ticket's clocks follow at the end of the replay."""
-    clocks = ticket.clocks
-    policy = clocks.policy if clocks is not None else None
-    return policy.name if policy is not None else None
-
-
-def _merge(shares: list[Side]) -> Side:
-    """One side from its shares of the tickets: counts added, rows' counts added."""
-    first = shares[0]
-    summary = ReplaySummary(clock=first.summary.clock)
-    counts: dict[tuple[str, str, str], list[int]] = {}
-    targets: dict[str, float | None] = {}
-    cycles: dict[CycleKey, Counted] = {}
-    governed: dict[TicketName, str | None] = {}
-    for share in shares:
-        summary.events += share.summary.events
-        summary.tickets += share.summary.tickets
-        summary.emitted += share.summary.emitted
-        summary.invalid += share.summary.invalid
-        for line in share.lines:
-            row = line.row
-            count = counts.setdefault((row.policy, row.metric, row.month), [0, 0])
-            count[0] += row.met
-            count[1] += row.breached
-            targets[row.policy] = line.target
-        cycles.update(share.cycles)
-        governed.update(share.governed)
-    summary.invalid.sort()
-    lines = [
-        Line(Row(*key, met, breached), targets[key[0]])
-        for key, (met, breached) in sorted(counts.items())
-    ]
-    return Side(summary, lines, cycles, governed)
 
 
 @contextmanager

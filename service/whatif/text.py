@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from service.core.compliance import ZoneOf
 from service.report.units import local_time, percent, target_percent
 
-from .compare import Comparison, Flip, RowPair, meets
-from .play import Counted
+from .compare import SIDES, Comparison, Flip, RowPair, meets
+from .side import Counted
 
 ARROW = " → "
 HEADER = (
@@ -52,13 +52,10 @@ def _rows(rows: list[RowPair]) -> str:
         return "no counted cycles under either policy directory\n"
     table = [HEADER] + [_row(pair) for pair in rows]
     changed = sum(pair.is_changed for pair in rows)
-    under = [sum(meets(getattr(pair, side)) is False for pair in rows) for side in _SIDES]
+    under = [sum(meets(getattr(pair, side)) is False for pair in rows) for side in SIDES]
     return _aligned(table, _RIGHT) + (
         f"\n{changed} of {len(rows)} rows change; rows under target: {under[0]}{ARROW}{under[1]}\n"
     )
-
-
-_SIDES = ("current", "proposed")
 
 
 def _row(pair: RowPair) -> tuple[str, ...]:
@@ -124,8 +121,8 @@ def _flips(comparison: Comparison, labels: Labels, shown: int) -> str:
 
 def _flip(flip: Flip, labels: Labels) -> tuple[str, ...]:
     tenant, ticket, metric, cycle = flip.cycle
-    policies = {flip.current.policy, flip.proposed.policy}
-    policy = flip.current.policy if len(policies) == 1 else ARROW.join(_policies(flip))
+    policies = dict.fromkeys((flip.current.policy, flip.proposed.policy))  # one when the same
+    policy = ARROW.join(policies)
     outcome = ARROW.join(
         "met" if side.met else "breached" for side in (flip.current, flip.proposed)
     )
@@ -138,10 +135,6 @@ def _flip(flip: Flip, labels: Labels) -> tuple[str, ...]:
         deadline(flip.proposed, labels.zones[1]),
         outcome,
     )
-
-
-def _policies(flip: Flip) -> tuple[str, str]:
-    return flip.current.policy, flip.proposed.policy
 
 
 def deadline(counted: Counted, zone_of: ZoneOf) -> str:
