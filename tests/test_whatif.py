@@ -343,8 +343,11 @@ def test_a_renamed_policy_is_reported_by_ticket_counts(
     traffic: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     renamed = edited(tmp_path, "renamed", rename_essential)
+    page = tmp_path / "renamed.html"
     code, out, _ = whatif(
-        capsys, "--policies", str(POLICIES), "--proposed", str(renamed), str(traffic)
+        capsys,
+        *("--policies", str(POLICIES), "--proposed", str(renamed), "--html", str(page)),
+        str(traffic),
     )
     assert code == 0
     found = matching(out)
@@ -362,6 +365,11 @@ def test_a_renamed_policy_is_reported_by_ticket_counts(
     assert essential and all(cells[0].endswith("→ -") for cells in essential)
     assert basic and all(cells[0].startswith("- →") for cells in basic)
     assert "no cycle flips" in out  # the same clocks under another name
+    parsed = _Page()
+    parsed.feed(page.read_text())
+    text = " ".join(" ".join(parsed.text).split())
+    assert f"Policies match differently {count} of 400 tickets are governed by" in text
+    assert "counted under the proposed policies only" in text
 
 
 def test_a_split_policy_moves_exactly_the_tickets_its_new_match_takes(

@@ -39,17 +39,21 @@ def attainment_chart(series: Series, proposed: Series | None = None) -> str:
         f'aria-labelledby="{series.chart_id}-t {series.chart_id}-d">',
         f'<title id="{series.chart_id}-t">{escape(series.title)}</title>',
         f'<desc id="{series.chart_id}-d">{escape(description)}</desc>',
-        *_grid(scale, floor, series.target),
+        *_grid(scale, floor, series.target if series.target is not None else _target(proposed)),
         *_months(scale, series.months),
         *_line(scale, series),
         *_points(scale, series),
     ]
     if proposed is not None:
-        if proposed.target is not None and proposed.target != series.target:
+        if series.target is not None and proposed.target not in (None, series.target):
             parts.append(_rule("target proposed", scale.y(proposed.target * 100)))
         parts += [*_line(scale, proposed, " proposed"), *_points(scale, proposed, proposed=True)]
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _target(series: Series | None) -> float | None:
+    return series.target if series is not None else None
 
 
 class _Scale:

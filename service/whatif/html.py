@@ -115,13 +115,16 @@ def _head(comparison: Comparison, labels: Labels, title: str) -> str:
 
 def _policy(index: int, policy: str, comparison: Comparison) -> str:
     pairs = [pair for pair in comparison.rows if pair.policy == policy]
-    targets = [_target(pairs, side) for side in SIDES]
+    counted = [side for side in SIDES if any(getattr(pair, side) for pair in pairs)]
+    targets = [_target(pairs, side) for side in counted]
     promise = "No compliance target in this policy"
-    if targets[0] != targets[1]:
+    if len(set(targets)) > 1:
         promise = f"Target: {targets[0] or 'none'} now, {targets[1] or 'none'} proposed"
     elif targets[0] is not None:
         promise = f"Target: {targets[0]} of cycles met in each calendar month"
-    if not any(pair.is_changed for pair in pairs):
+    if len(counted) == 1:
+        promise += f"; counted under the {counted[0]} policies only"
+    elif not any(pair.is_changed for pair in pairs):
         promise = f"No change. {promise}"
     axis = month_range(min(p.month for p in pairs), max(p.month for p in pairs))
     metrics = sorted({pair.metric for pair in pairs})
