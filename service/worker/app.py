@@ -47,6 +47,11 @@ _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
 BATCH_MAX = 5000
 Clock = Callable[[], Instant]
 ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's database
+# RocksDB's default memtables (64 MB, up to 3, per partition) held what a worker wrote about
+# finished tickets in memory: 1.6 KB of RSS per finished ticket. Faust's other defaults stand
+# (``faust.stores.rocksdb.RocksDBOptions``); tests/bench/memory_bench.py opens its databases
+# with these options.
+TABLE_OPTIONS: dict[str, Any] = {"write_buffer_size": ROCKSDB_WRITE_BUFFER}
 # Settled tickets kept in memory, the most recently written (docs/worker.md: about 10 KB each).
 # Measured on the worker benchmark: 0 made the step reload a ticket for one event in 13
 # (a ticket answered and waiting on the customer has nothing to count) and cost a third
@@ -154,10 +159,7 @@ class SlaWorker:
                 partitions=self.settings.partitions,
                 on_recover=self._on_recovered,
                 bootstrap=self.settings.kafka,  # PreloadingTable reads a long backlog in bulk
-                # RocksDB's default memtables (64 MB, up to 3, per partition) held what a
-                # worker wrote about finished tickets in memory: 1.6 KB of RSS per finished
-                # ticket.
-                options={"write_buffer_size": ROCKSDB_WRITE_BUFFER},
+                options=dict(TABLE_OPTIONS),  # a copy: Faust's store takes keys out of it
             ),
         )
 
