@@ -28,7 +28,12 @@ from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.settings import Settings
 from service.worker.batches import Commit, Outcome, batch_transport
-from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
+from service.worker.changelog import (
+    ChangelogRecord,
+    PreloadingTable,
+    apply_to_store,
+    rocksdb_memory,
+)
 from service.worker.compliance import LiveCompliance
 from service.worker.delivery import Acked, Delivery
 from service.worker.http import Views, register_views
@@ -292,7 +297,8 @@ class SlaWorker:
             self._gauge()
 
     def _gauge(self) -> None:
-        """Count open cycles by state: a walk over every ticket held, so not on every tick."""
+        """Count open cycles by state (a walk over every ticket held, so not on every tick),
+        the tickets and RocksDB's memory, and the lag."""
         counts: dict[str, int] = {}
         for ticket in self.engine.tickets.values():
             if ticket.clocks is not None:
@@ -302,6 +308,8 @@ class SlaWorker:
         for name in ("running", "paused", "breached"):
             self.metrics.open_clocks.labels(name).set(counts.get(name, 0))
         self.metrics.tickets.set(len(self.engine.tickets))
+        for kind, found in rocksdb_memory(self.table.data).items():
+            self.metrics.rocksdb_memory.labels(kind).set(found)
         consumer = self.app.consumer
         for tp, offset in self._read.items():
             behind = max(0, consumer.highwater(tp) - offset - 1)

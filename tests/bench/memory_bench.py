@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from types import FunctionType, ModuleType
+from types import FunctionType, ModuleType, SimpleNamespace
 from typing import Any
 
 import orjson
@@ -49,6 +49,7 @@ from service.core.instant import DAY, Instant
 from service.policyfile import load_policies
 from service.wire import parse_timestamp
 from service.worker.app import BATCH_MAX, KEEP_SETTLED, TABLE_OPTIONS
+from service.worker.changelog import rocksdb_memory
 from service.worker.compliance import LiveCompliance
 from service.worker.metrics import Metrics
 from service.worker.step import Message, Plan, Step, Topics
@@ -61,11 +62,6 @@ PARTITIONS = 4  # as worker_bench --memory
 SAMPLE = 200  # tickets walked object by object
 TOPICS = Topics("events", "warnings", "breaches", "dlq", "tickets-changelog", "due")
 STOP_TYPES = (type, ModuleType, FunctionType)
-MEMORY_PROPERTIES = {
-    "memtables": "rocksdb.size-all-mem-tables",
-    "block cache": "rocksdb.block-cache-usage",
-    "table readers (index, filters)": "rocksdb.estimate-table-readers-mem",
-}
 TOP_SITES = 6  # allocation sites shown
 STAGES = {
     "bare interpreter": "",
@@ -324,10 +320,7 @@ def rocksdb(tickets: int, spool: Path) -> None:
                             written += len(value)
                     db.write(batch)
         after = rss()
-        found = {
-            name: sum(db.property_int_value(prop) or 0 for db in dbs)
-            for name, prop in MEMORY_PROPERTIES.items()
-        }
+        found = rocksdb_memory(SimpleNamespace(_dbs=dict(enumerate(dbs))))
         for db in dbs:
             db.close()
     cache = options.block_cache_size / 2**30
