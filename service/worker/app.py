@@ -57,7 +57,7 @@ ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's
 # (``faust.stores.rocksdb.RocksDBOptions``); tests/bench/memory_bench.py opens its databases
 # with these options.
 TABLE_OPTIONS: dict[str, Any] = {"write_buffer_size": ROCKSDB_WRITE_BUFFER}
-# Settled tickets kept in memory, the most recently written (docs/worker.md: about 10 KB each).
+# Settled tickets kept in memory, the most recently written (a few KB each: docs/benchmarks.md).
 # Measured on the worker benchmark: 0 made the step reload a ticket for one event in 13
 # (a ticket answered and waiting on the customer has nothing to count) and cost a third
 # of its throughput; 1,000 took that away.

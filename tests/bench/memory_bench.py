@@ -159,7 +159,8 @@ def _walk(roots: Iterable[Any], stop: set[int], claimed: set[int]) -> Iterator[A
         claimed.add(id(obj))
         yield obj
         todo.extend(gc.get_referents(obj))
-        attributes = getattr(obj, "__dict__", None)
+        # An instance's attributes, unless it is a dict (a Counter's __dict__ would be made).
+        attributes = None if isinstance(obj, dict) else getattr(obj, "__dict__", None)
         if type(attributes) is dict:
             todo.append(attributes)
 
@@ -186,7 +187,7 @@ def parts(worker: Worker, key: str, heap_entries: list[Any]) -> dict[str, list[A
         "clocks: TicketClocks, attributes, facts": [clocks],
         "published SLA events": [ticket.standing],
         "checkpoints": [ticket._checkpoints],
-        "other Ticket fields": [vars(ticket)],
+        "other Ticket fields": list(vars(ticket).values()),
         "worker: log text (LogJson)": [worker.step.log_json._done.get(key)],
         "worker: compliance outcomes": [worker.compliance.by_ticket.get(key)],
     }
