@@ -12,8 +12,8 @@ fresh process:
   left out), the Python heap (tracemalloc) and, by part, the objects each of ``SAMPLE``
   tickets reaches alone (``sys.getsizeof``; what two sampled tickets share, the policies and
   the types are left out; a dict or list that holds every ticket counts its size over its
-  length). Then the same walk over the tickets left open by ``--events`` generated events
-  (``tests/bench/generate.py``, event time as the engine's clock), whose logs hold more;
+  length). Then the same walk over the tickets open halfway through ``--events`` generated
+  events (``tests/bench/generate.py``, event time as the engine's clock), whose logs hold more;
 * RocksDB: the changelog values of those tickets written into four partition databases
   opened with the worker's table options (``service.worker.app.TABLE_OPTIONS``), as the worker
   writes them: each new key looked up first, then one write batch per partition and batch.
@@ -55,14 +55,15 @@ from service.worker.metrics import Metrics
 from service.worker.step import Message, Plan, Step, Topics
 from service.worker.tickets import StoredTickets
 from tests.bench.generate import stream
-from tests.integration.kafka_broker import REPO_ROOT
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_POLICIES = REPO_ROOT / "deploy" / "policies"
 PARTITIONS = 4  # as worker_bench --memory
 SAMPLE = 200  # tickets walked object by object
 TOPICS = Topics("events", "warnings", "breaches", "dlq", "tickets-changelog", "due")
 STOP_TYPES = (type, ModuleType, FunctionType)
 TOP_SITES = 6  # allocation sites shown
+PARTS = ("resident", "heap", "rocksdb", "generated")  # each run in a fresh process
 STAGES = {
     "bare interpreter": "",
     "+ the worker's imports": "import service.worker.main",
@@ -71,6 +72,11 @@ STAGES = {
         f"policies = load_policies({str(SEED_POLICIES)!r})"
     ),
 }
+READ_RSS = (
+    "import pathlib\n"
+    "status = pathlib.Path('/proc/self/status').read_text().splitlines()\n"
+    "print(int(next(s for s in status if s.startswith('VmRSS:')).split()[1]) * 1024)"
+)
 
 
 class Worker:
@@ -367,13 +373,6 @@ def fixed_share() -> None:
         print(f"    {name:<42} {int(found.stdout) / 2**20:>7,.1f} MiB")
 
 
-READ_RSS = (
-    "import pathlib\n"
-    "status = pathlib.Path('/proc/self/status').read_text().splitlines()\n"
-    "print(int(next(s for s in status if s.startswith('VmRSS:')).split()[1]) * 1024)"
-)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -400,8 +399,6 @@ def main() -> None:
                 subprocess.run([*command, *more, "--spool", str(spool)], check=True)
         fixed_share()
 
-
-PARTS = ("resident", "heap", "rocksdb", "generated")
 
 if __name__ == "__main__":
     main()
