@@ -16,6 +16,10 @@ from .matching import Scalar
 from .policy import ClockRule, Policy, PolicySet
 
 _NEVER = -(2**62)
+# Enum members bound once: in Python 3.11 reading a member from its class goes through
+# ``EnumType.__getattr__`` (about 100 ns each, measured), and these are read for most events.
+STARTED, PAUSED, RESUMED = SlaEventType.STARTED, SlaEventType.PAUSED, SlaEventType.RESUMED
+MET, STOPPED, CANCELLED = SlaEventType.MET, SlaEventType.STOPPED, SlaEventType.CANCELLED
 KEPT_STATUSES = 64
 """Status changes remembered to count a clock that starts late from the ticket's creation;
 past them, the oldest remembered status is taken to have held since the ones forgotten."""
@@ -118,20 +122,20 @@ class ClockState:
         at = event.occurred_at
         self.cycles[cycle.metric] = cycle
         cycle.refresh_due()
-        started = self.announce(cycle, SlaEventType.STARTED, at, event)
+        started = self.announce(cycle, STARTED, at, event)
         if not self.should_pause(cycle.rule):
             return [started]
         cycle.pause(at)
-        return [started, self.announce(cycle, SlaEventType.PAUSED, at, event)]
+        return [started, self.announce(cycle, PAUSED, at, event)]
 
     def stop(self, metric: str, event: TicketEvent) -> list[SlaEvent]:
         """The open cycle of the metric ends: met, or stopped once breached."""
         cycle = self.cycles.get(metric)
         if cycle is None or not cycle.is_open:
             return []
-        kind = SlaEventType.STOPPED if cycle.breached else SlaEventType.MET
+        kind, outcome = (STOPPED, "stopped") if cycle.breached else (MET, "met")
         deadline = cycle.deadline()
-        cycle.close(event.occurred_at, kind.removeprefix("sla."))
+        cycle.close(event.occurred_at, outcome)
         return [self.announce(cycle, kind, event.occurred_at, event, deadline=deadline)]
 
     def cancel(self, cycle: Cycle, event: TicketEvent) -> list[SlaEvent]:
@@ -140,8 +144,7 @@ class ClockState:
             return self.stop(cycle.metric, event)
         deadline = cycle.deadline()
         cycle.close(event.occurred_at, "cancelled")
-        kind = SlaEventType.CANCELLED
-        return [self.announce(cycle, kind, event.occurred_at, event, deadline=deadline)]
+        return [self.announce(cycle, CANCELLED, event.occurred_at, event, deadline=deadline)]
 
     def sync_pauses(self, event: TicketEvent) -> list[SlaEvent]:
         """Pause or resume each open cycle as the status now says."""
@@ -152,10 +155,10 @@ class ClockState:
                 continue
             if cycle.paused:
                 cycle.resume(at)
-                out.append(self.announce(cycle, SlaEventType.RESUMED, at, event))
+                out.append(self.announce(cycle, RESUMED, at, event))
             else:
                 cycle.pause(at)
-                out.append(self.announce(cycle, SlaEventType.PAUSED, at, event))
+                out.append(self.announce(cycle, PAUSED, at, event))
         return out
 
     # -- output ---------------------------------------------------------------------------
