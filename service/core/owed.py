@@ -15,6 +15,7 @@ from .transitions import ClockState
 
 
 def start_owed(clocks: ClockState, event: TicketEvent) -> list[SlaEvent]:
+    """Start each first response or resolution owed and not running, if a target applies."""
     if clocks.policy is None or clocks.resolved:
         return []
     out: list[SlaEvent] = []

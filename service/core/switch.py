@@ -9,6 +9,7 @@ from .transitions import ClockState
 
 
 def switch_policy(clocks: ClockState, policy: Policy | None, event: TicketEvent) -> list[SlaEvent]:
+    """Put the ticket under ``policy``: its open cycles re-targeted or cancelled."""
     clocks.policy = policy
     rules = {rule.metric: rule for rule in policy.clocks} if policy else {}
     out: list[SlaEvent] = []
