@@ -20,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from service.core.errors import InvalidEvent
 from service.core.events import EventType, SlaEvent, SlaEventType, TicketEvent
-from service.core.instant import Instant, from_datetime, to_datetime, to_seconds
+from service.core.instant import Instant, format_instant, from_datetime, to_seconds
 from service.wire.inputs import AttributeValue, InputEvent
 from service.wire.limits import (
     EARLIEST,
@@ -225,8 +225,11 @@ def _shown(text: str) -> str:
 
 
 def encode_json(event: SlaEvent, emitted_at: Instant) -> bytes:
-    """The JSON bytes of an SLA event; UTC instants end in ``Z``."""
-    occurred_at = to_datetime(event.occurred_at)
+    """The JSON bytes of an SLA event; UTC instants end in ``Z``. Instants are formatted
+    by ``format_instant`` (what orjson writes for a UTC datetime, at a fifth of the cost
+    of making the datetime); attribute names are text (the codec refuses anything else)."""
+    occurred_at = format_instant(event.occurred_at)
+    deadline = event.deadline
     body: dict[str, Any] = {
         "event_id": event.event_id,
         "type": event.type.value,
@@ -238,11 +241,13 @@ def encode_json(event: SlaEvent, emitted_at: Instant) -> bytes:
         "cycle": event.cycle,
         "calendar": event.calendar,
         "target_seconds": to_seconds(event.target),
-        "deadline": to_datetime(event.deadline) if event.deadline is not None else None,
+        "deadline": format_instant(deadline) if deadline is not None else None,
         "occurred_at": occurred_at,
         "elapsed_business_seconds": to_seconds(event.elapsed),
         "attributes": event.attributes,
-        "emitted_at": occurred_at if emitted_at == event.occurred_at else to_datetime(emitted_at),
+        "emitted_at": (
+            occurred_at if emitted_at == event.occurred_at else format_instant(emitted_at)
+        ),
         "caused_by": event.caused_by,
         "compliance_excluded": event.compliance_excluded,
     }
@@ -250,4 +255,4 @@ def encode_json(event: SlaEvent, emitted_at: Instant) -> bytes:
         body["threshold"] = event.threshold
     if event.type is SlaEventType.RETRACTED:
         body["retracted_event_id"] = event.retracted_event_id
-    return orjson.dumps(body, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+    return orjson.dumps(body)
