@@ -50,6 +50,7 @@ bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.replay_bench
 	$(BIN)/python -m tests.bench.deadline_bench
 	$(BIN)/python -m tests.bench.state_bench
+	$(BIN)/python -m tests.bench.memory_bench
 	$(BIN)/python -m tests.bench.hostile_bench
 	$(BIN)/python -m tests.bench.worker_bench --recovery 1000000 --memory 100000
 	$(BIN)/python -m tests.bench.gateway_bench

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from service.core.engine import Engine, ticket_key
 from service.core.errors import InvalidEvent, SlaTimerError
-from service.core.events import SlaEvent
+from service.core.events import SlaEvent, TicketEvent
 from service.core.instant import Instant, format_instant
 from service.core.policy import PolicySet
 from service.wire import decode, encode_json, parse_timestamp
@@ -83,7 +83,10 @@ def run_replay(
     ``ReplayFailed`` if a worker process dies."""
     with _no_cycle_collection():
         if workers <= 1:
-            summary, outputs = play(Shard(policies), lines, until, err)
+            shard = Shard(policies)
+            number, clock = shard.read(_numbered(lines, err))
+            final = _final_clock(clock, until, err)
+            summary, outputs = shard.finish(final, number)
             streams = [outputs]
         else:
             summary, streams = _run_forked(policies, lines, until, err, workers)
@@ -103,14 +106,18 @@ def play(
     err: TextIO,
     share: tuple[int, int] = (0, 1),
 ) -> tuple[ReplaySummary, list[Output]]:
-    """The lines of share ``i`` of ``n`` of the tickets (all by default: the one-process
-    replay) through one shard in event time, then the final clock; every line moves the
-    clock, as for a worker of ``_run_forked`` (``sla-timer whatif`` plays this way)."""
-    clock, number = None, 0
+    """Share ``i`` of ``n`` of the tickets through one shard in event time, then the final
+    clock (``sla-timer whatif`` plays each of its processes this way). One share is the
+    one-process replay (``Shard.read``); with several, every line moves the clock and the
+    share's lines are taken as a worker of ``_run_forked`` takes them."""
     index, shares = share
-    for number, text, before, clock, ticket_hash in _clocked(lines, err):
-        if ticket_hash % shares == index:
-            shard.take(number, text, before, clock)
+    if shares == 1:
+        number, clock = shard.read(_numbered(lines, err))
+    else:
+        clock, number = None, 0
+        for number, text, before, clock, ticket_hash in _clocked(lines, err):
+            if ticket_hash % shares == index:
+                shard.take(number, text, before, clock)
     return shard.finish(_final_clock(clock, until, err), number)
 
 
@@ -123,25 +130,61 @@ class Shard:
         self.summary = ReplaySummary()
         self.outputs: list[Output] = []
         self.emitted: dict[tuple[str, str], int] = {}
+        self.advanced: Instant | None = None  # the engine fired everything due up to it
 
-    def take(self, number: int, text: Text, before: Instant | None, clock: Instant | None) -> None:
-        """One line. Every ticket first sees the clock as it was before the line (in one
-        process that already happened after the previous line; a worker catches up here),
-        so a late event finds exactly what a single process would have published. Any
-        exception is this line's internal error; the run goes on."""
+    def read(self, lines: Iterable[tuple[int, Text]]) -> tuple[int, Instant | None]:
+        """Every line in one process, which keeps the clock itself: a line is decoded
+        first and, if valid, its own time moves the clock; only a line that is not is read
+        again for a time. Returns the last line's number and the clock."""
+        number, clock = 0, None
+        for number, text in lines:
+            line: TicketEvent | Exception
+            try:
+                line = decode(text)
+            except Exception as error:  # invalid, or this line's internal error
+                line = error
+            at = line.occurred_at if isinstance(line, TicketEvent) else _peek(text)[0]
+            before = clock
+            if at is not None and (clock is None or at > clock):
+                clock = at
+            self.take(number, line, before, clock)
+        return number, clock
+
+    def take(
+        self,
+        number: int,
+        line: Text | TicketEvent | Exception,
+        before: Instant | None,
+        clock: Instant | None,
+    ) -> None:
+        """One line: its text, or what decoding it gave. Every ticket first sees the clock as it
+        was before the line (in one process that already happened after the previous line;
+        a worker catches up here), so a late event finds exactly what a single process
+        would have published. Any exception is this line's internal error; the run goes on."""
         try:
-            self._take(number, text, before, clock)
+            self._take(number, line, before, clock)
         except Exception as error:
             self._failed(number, error)
 
-    def _take(self, number: int, text: Text, before: Instant | None, clock: Instant | None) -> None:
-        if before is not None:
-            self._collect(number, self.engine.advance(before))
-        try:
-            event = decode(text)
-        except InvalidEvent as error:
-            self.summary.invalid.append((number, error.reason))
+    def _take(
+        self,
+        number: int,
+        line: Text | TicketEvent | Exception,
+        before: Instant | None,
+        clock: Instant | None,
+    ) -> None:
+        self._advance(number, before)
+        if isinstance(line, str | bytes):
+            try:
+                line = decode(line)
+            except InvalidEvent as error:
+                line = error
+        if isinstance(line, InvalidEvent):
+            self.summary.invalid.append((number, line.reason))
             return
+        if isinstance(line, Exception):
+            raise line
+        event = line
         # The reader reads times with a stricter parser; should it not have read this one,
         # the event's own time stands in, the same way in every shard.
         now = clock if clock is not None else event.occurred_at
@@ -152,7 +195,13 @@ class Shard:
         else:
             self.summary.events += 1
             self._collect(number, out)
-        self._collect(number, self.engine.advance(now))
+        self._advance(number, now)
+
+    def _advance(self, number: int, clock: Instant | None) -> None:
+        """Fire what is due up to ``clock``, unless that was done already."""
+        if clock is not None and clock != self.advanced:
+            self._collect(number, self.engine.advance(clock))
+            self.advanced = clock
 
     def finish(self, clock: Instant | None, last: int = 0) -> tuple[ReplaySummary, list[Output]]:
         """Advance to the final clock (an exception is reported against ``last``, the
@@ -299,14 +348,19 @@ def _worker(policies: PolicySet, pipe: Connection) -> None:
     pipe.send(shard.finish(final, last))
 
 
+def _numbered(lines: Iterable[Text], err: TextIO) -> Iterator[tuple[int, Text]]:
+    """Non-blank lines with their numbers (a progress bar on a terminal)."""
+    progress = tqdm(lines, unit=" lines", file=err, disable=not err.isatty(), mininterval=0.5)
+    for number, text in enumerate(progress, start=1):
+        if text.strip():
+            yield number, text
+
+
 def _clocked(lines: Iterable[Text], err: TextIO) -> Iterator[Read]:
     """Non-blank lines with their numbers, the clock after reading each, and a hash of the
     ticket (0 for a line too broken to name one: its shard reports it)."""
     clock: Instant | None = None
-    progress = tqdm(lines, unit=" lines", file=err, disable=not err.isatty(), mininterval=0.5)
-    for number, text in enumerate(progress, start=1):
-        if not text.strip():
-            continue
+    for number, text in _numbered(lines, err):
         at, ticket_hash = _peek(text)
         before = clock
         if at is not None and (clock is None or at > clock):

@@ -11,11 +11,11 @@ from jsonschema import Draft202012Validator
 
 from service.core.instant import SECOND
 from service.letter import dead_letter_body
-from service.schemas import DeadLetterWire
 from service.wire import (
     MAX_DEAD_LETTER_BYTES,
     MAX_DEAD_LETTER_KEY_CHARS,
     MAX_DEAD_LETTER_REASON_CHARS,
+    DeadLetterWire,
 )
 from service.worker.step import Message, dead_letter
 

@@ -23,18 +23,18 @@ from service.policyfile import load_policies
 from service.policyfile.models import PolicyFile
 from service.policyfile.yaml_loader import PolicyYamlLoader
 from service.replay import run_replay
-from service.schemas import (
-    INPUT_MODELS,
+from service.schemas import INPUT_MODELS, generate, render
+from service.wire import (
     DeadLetterWire,
+    InputEvent,
     SlaClockEvent,
     SlaEventWire,
     SlaRetractionEvent,
     SlaWarningEvent,
     WireSlaEventType,
-    generate,
-    render,
+    decode,
+    parse_timestamp,
 )
-from service.wire import InputEvent, decode, parse_timestamp
 
 ROOT = Path(__file__).parents[1]
 SCHEMAS = ROOT / "schemas"

@@ -4,12 +4,16 @@ rate() over them sees the first event (Prometheus cannot rate a series that star
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
+from faust.stores.rocksdb import RocksDBOptions
 from prometheus_client import generate_latest
 
 from service.core.compliance import Outcome
 from service.core.instant import from_datetime
 from service.policyfile import load_policies
+from service.worker.app import TABLE_OPTIONS
+from service.worker.changelog import rocksdb_memory
 from service.worker.compliance import LiveCompliance, exported_months
 from service.worker.metrics import Metrics
 
@@ -45,3 +49,17 @@ def test_a_thousand_tickets_dated_a_year_apart_make_at_most_fourteen_month_serie
         "2025-01",
         "2026-02",
     )
+
+
+def test_rocksdb_memory_sums_what_every_open_partition_database_counts(tmp_path: Path) -> None:
+    options = RocksDBOptions(**TABLE_OPTIONS)  # the worker's table options
+    store = SimpleNamespace(_dbs={p: options.open(tmp_path / f"tickets-{p}.db") for p in (0, 1)})
+    empty = rocksdb_memory(store)
+    for db in store._dbs.values():
+        db.put(b"westock\x1fT-1", b"x" * 100_000)
+    found = rocksdb_memory(store)
+    for db in store._dbs.values():
+        db.close()
+    assert set(found) == {"memtables", "block_cache", "table_readers"}
+    assert found["memtables"] >= empty["memtables"] + 2 * 100_000  # both memtables hold it
+    assert rocksdb_memory(object()) == dict.fromkeys(found, 0)  # the memory store: none

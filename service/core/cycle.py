@@ -3,7 +3,8 @@
 A cycle counts business time from ``since`` on top of ``counted`` while it is neither
 paused nor closed. Every change (pause, resume, re-target, close, reopen) first folds
 the time counted so far into ``counted`` and moves ``since`` to the change, so the
-arithmetic never looks back past the last change.
+arithmetic never looks back past the last change. Every change ends by refreshing ``due``,
+the next instant a warning or the breach is owed; ``deadline`` reads it when that is the breach.
 """
 
 from dataclasses import dataclass, field, replace
@@ -55,7 +56,7 @@ class Cycle:
 
     def elapsed(self, at: Instant) -> int:
         """Business microseconds this cycle had counted at ``at`` (not before ``since``)."""
-        if not self.is_counting or at <= self.since:
+        if self.closed is not None or self.paused or at <= self.since:  # not counting
             return self.counted
         return self.counted + self.target.calendar.between(self.since, at)
 
@@ -63,6 +64,8 @@ class Cycle:
         """When the target is used up: the breach instant once breached, None while stopped."""
         if self.breached_at is not None:
             return self.breached_at
+        if self.due_label is None and self.due is not None:
+            return self.due  # the breach is what is due next: the same sum, done already
         if not self.is_counting:
             return None
         return self.target.calendar.add(self.since, self.target.breach_after - self.counted)
@@ -130,9 +133,9 @@ class Cycle:
         self.due = self.due_label = None
         if not self.is_counting or self.breached:
             return
-        calendar = self.target.calendar
+        calendar, fired = self.target.calendar, self.fired
         for threshold in self.target.thresholds:
-            if self.warning_key(threshold.label) not in self.fired:
+            if not fired or self.warning_key(threshold.label) not in fired:
                 self.due = calendar.add(self.since, threshold.elapsed - self.counted)
                 self.due_label = threshold.label
                 return

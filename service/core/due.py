@@ -32,6 +32,10 @@ class DueHeap(Generic[K]):
             heapq.heappop(heap)  # stale entries on top are dropped on the way
         return heap[0][0] if heap else None
 
+    def is_due(self, until: Instant) -> bool:
+        """Whether an entry, perhaps stale, is due at or before ``until``."""
+        return bool(self._heap) and self._heap[0][0] <= until
+
     def pop_due(self, until: Instant) -> Iterator[K]:
         """Each key due at or before ``until``, earliest first, unscheduled as it is taken;
         keys scheduled again meanwhile are seen when their turn comes."""

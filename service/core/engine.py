@@ -104,8 +104,9 @@ class Engine:
         partitions = list(self.heaps) if partition is None else [partition]
         for number in partitions:
             heap = self.heaps.get(number)
-            for key in heap.pop_due(now) if heap is not None else ():
-                out += self._due(key, number, now)
+            if heap is not None and heap.is_due(now):  # most calls: nothing due
+                for key in heap.pop_due(now):
+                    out += self._due(key, number, now)
         return self._with_owed(out)
 
     def schedule(self, partition: int, key: TicketKey, due: Instant | None) -> None:

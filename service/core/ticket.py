@@ -239,8 +239,15 @@ class Ticket:
     # -- folding ------------------------------------------------------------------------
 
     def _insert(self, entry: LogEntry) -> int:
-        position = bisect_right(self._order, _order_key(entry), key=_order_key)
-        self._order.insert(position, entry)
+        order = self._order
+        last = order[-1] if order else None
+        if last is None or last[0] < entry[0] or (last[0] == entry[0] and last[1] < entry[1]):
+            order.append(entry)  # in event time, as most events come
+            return len(order) - 1
+        # (occurred_at, arrival) sorts before the entry itself and after every entry that
+        # precedes it: arrival numbers are unique, so no event is ever compared.
+        position = bisect_right(order, entry[:2])
+        order.insert(position, entry)
         return position
 
     def _is_in_order(self, position: int, at: Instant) -> bool:
@@ -261,7 +268,9 @@ class Ticket:
         return event if entry[0] >= created_at else replace(event, occurred_at=created_at)
 
     def _step(self, clocks: TicketClocks, entry: LogEntry) -> list[SlaEvent]:
-        event = self._effective(entry)
+        event = entry[2]
+        if self._created is None or entry[0] < self._created[0]:
+            event = self._effective(entry)
         out = clocks.advance(event.occurred_at)
         out += clocks.apply(event)
         return out

@@ -8,8 +8,7 @@ from pydantic import ValidationError
 
 from service.core.events import SlaEvent, SlaEventType
 from service.core.instant import SECOND
-from service.schemas import SlaEventWire
-from service.wire import parse_timestamp
+from service.wire import SlaEventWire, parse_timestamp
 
 _TIMESTAMPS = frozenset({"deadline", "occurred_at", "emitted_at"})
 

@@ -28,7 +28,12 @@ from service.core.instant import Instant
 from service.core.policy import PolicySet
 from service.settings import Settings
 from service.worker.batches import Commit, Outcome, batch_transport
-from service.worker.changelog import ChangelogRecord, PreloadingTable, apply_to_store
+from service.worker.changelog import (
+    ChangelogRecord,
+    PreloadingTable,
+    apply_to_store,
+    rocksdb_memory,
+)
 from service.worker.compliance import LiveCompliance
 from service.worker.delivery import Acked, Delivery
 from service.worker.http import Views, register_views
@@ -47,7 +52,12 @@ _GAUGE_SECONDS = 10.0  # how often the open-clock and lag gauges are recounted
 BATCH_MAX = 5000
 Clock = Callable[[], Instant]
 ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's database
-# Settled tickets kept in memory, the most recently written (docs/worker.md: about 10 KB each).
+# RocksDB's default memtables (64 MB, up to 3, per partition) held what a worker wrote about
+# finished tickets in memory: 1.6 KB of RSS per finished ticket. Faust's other defaults stand
+# (``faust.stores.rocksdb.RocksDBOptions``); tests/bench/memory_bench.py opens its databases
+# with these options.
+TABLE_OPTIONS: dict[str, Any] = {"write_buffer_size": ROCKSDB_WRITE_BUFFER}
+# Settled tickets kept in memory, the most recently written (a few KB each: docs/benchmarks.md).
 # Measured on the worker benchmark: 0 made the step reload a ticket for one event in 13
 # (a ticket answered and waiting on the customer has nothing to count) and cost a third
 # of its throughput; 1,000 took that away.
@@ -154,10 +164,7 @@ class SlaWorker:
                 partitions=self.settings.partitions,
                 on_recover=self._on_recovered,
                 bootstrap=self.settings.kafka,  # PreloadingTable reads a long backlog in bulk
-                # RocksDB's default memtables (64 MB, up to 3, per partition) held what a
-                # worker wrote about finished tickets in memory: 1.6 KB of RSS per finished
-                # ticket.
-                options={"write_buffer_size": ROCKSDB_WRITE_BUFFER},
+                options=dict(TABLE_OPTIONS),  # a copy: Faust's store takes keys out of it
             ),
         )
 
@@ -290,7 +297,8 @@ class SlaWorker:
             self._gauge()
 
     def _gauge(self) -> None:
-        """Count open cycles by state: a walk over every ticket held, so not on every tick."""
+        """Count open cycles by state (a walk over every ticket held, so not on every tick),
+        the tickets and RocksDB's memory, and the lag."""
         counts: dict[str, int] = {}
         for ticket in self.engine.tickets.values():
             if ticket.clocks is not None:
@@ -300,6 +308,8 @@ class SlaWorker:
         for name in ("running", "paused", "breached"):
             self.metrics.open_clocks.labels(name).set(counts.get(name, 0))
         self.metrics.tickets.set(len(self.engine.tickets))
+        for kind, found in rocksdb_memory(self.table.data).items():
+            self.metrics.rocksdb_memory.labels(kind).set(found)
         consumer = self.app.consumer
         for tp, offset in self._read.items():
             behind = max(0, consumer.highwater(tp) - offset - 1)

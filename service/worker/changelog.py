@@ -26,6 +26,12 @@ from service.connection import Connection
 log = logging.getLogger(__name__)
 BACKLOG = 5_000  # records behind a partition's local store: fewer are left to Faust
 FETCH_RECORDS = 5_000
+ROCKSDB_MEMORY = {
+    "memtables": "rocksdb.size-all-mem-tables",
+    "block_cache": "rocksdb.block-cache-usage",
+    "table_readers": "rocksdb.estimate-table-readers-mem",
+}
+"""What RocksDB holds in memory for a database, by kind -> the property that counts it."""
 
 
 class PreloadingTable(faust.Table[bytes, bytes]):
@@ -124,3 +130,13 @@ def apply_to_store(store: StoreT[bytes, bytes], records: Iterable[ChangelogRecor
 
 def _same(value: Any) -> Any:
     return value
+
+
+def rocksdb_memory(store: object) -> dict[str, int]:
+    """Bytes RocksDB counts in memory, by kind (``ROCKSDB_MEMORY``), summed over the store's
+    open partition databases (Faust's ``Store._dbs``, rocksdict); zeros for another store."""
+    dbs: dict[int, Any] = getattr(store, "_dbs", None) or {}
+    return {
+        kind: sum(db.property_int_value(name) or 0 for db in dbs.values())
+        for kind, name in ROCKSDB_MEMORY.items()
+    }

@@ -51,6 +51,12 @@ class Metrics:
         self.tickets = Gauge(
             "sla_timer_tickets", "Tickets held in memory by this worker", registry=r
         )
+        self.rocksdb_memory = Gauge(
+            "sla_timer_rocksdb_memory_bytes",
+            "Memory RocksDB counts for the table's partition databases, by kind",
+            ["kind"],
+            registry=r,
+        )
         self.lateness = Histogram(
             "sla_timer_timer_lateness_seconds",
             "Warnings and breaches: emitted_at minus the instant they are about",

@@ -172,7 +172,7 @@ class Step:
     ) -> None:
         outbox, topics = plan.outbox, self.topics
         for event in out:
-            body = encode_json(event, plan.now)
+            body = state.right_sized(encode_json(event, plan.now))  # held until acked
             key = event.ticket_id.encode()  # as the input topics are keyed
             plan.events[outbox.add(topics.events, key, body)] = event
             if event.type is SlaEventType.WARNING:

@@ -11,9 +11,11 @@
   no further event; lateness = emitted_at - deadline of each breach, p50/p99/max;
 * recovery (``--recovery K``): K ticket states written straight to the table's changelog
   topic, then a worker with empty local state (RocksDB) is timed from start to /readyz;
-* memory (``--memory K``): the worker's resident memory after K finished tickets (created,
-  answered, solved: they leave memory once written), then after K open ones (created, a
-  first response owed), per ticket (goal: at most 1 KB per finished ticket).
+* memory (``--memory K``): the worker's resident memory at rest, then after K finished
+  tickets (created, answered, solved: they leave memory once written), then after K open
+  ones (created, a first response owed), per ticket over all of them and over the second
+  half, with RocksDB's own count (goal: at most 1 KB per finished ticket). Where an open
+  ticket's bytes go: ``tests/bench/memory_bench.py``.
 """
 
 import argparse
@@ -34,6 +36,7 @@ from service.core.ticket import Ticket
 from service.policyfile import load_policies
 from service.wire import decode
 from service.worker import state
+from service.worker.changelog import ROCKSDB_MEMORY
 from tests.bench import kafka_baselines
 from tests.bench.generate import stream
 from tests.integration.kafka_broker import REPO_ROOT, acreate_topics
@@ -236,57 +239,97 @@ def rss(worker: WorkerProcess) -> int:
     return int(line.split()[1]) * 1024
 
 
+SCRIPTS = {
+    "finished": [
+        ("ticket_created", {}),
+        ("agent_reply", {}),
+        ("status_change", {"status": "solved"}),
+    ],
+    "open": [("ticket_created", {})],
+}
+"""The memory benchmark's tickets: finished ones leave memory once written, open ones owe a
+first response (tests/bench/memory_bench.py breaks the open ones down in process)."""
+
+
 def memory(tickets: int, folder: Path) -> None:
+    """Resident memory of a worker at rest, then per finished and per open ticket, each
+    measured as the growth over the second half of the tickets (so what the first half
+    raised once, the batches in flight and RocksDB's memtables filling, is apart), with
+    what RocksDB counts (``sla_timer_rocksdb_memory_bytes``)."""
     worker = WorkerProcess(SEED_POLICIES, folder / "memory", extra_env={"SLA_PARTITIONS": "4"})
     topic = worker.topic("ticket-events")
     asyncio.run(acreate_topics(worker.bootstrap, {topic: 4}))
     worker.start()
     try:
-        time.sleep(3)
-        before = rss(worker)
-        start = datetime.now(UTC)
-        scripts = {
-            "finished": [
-                ("ticket_created", {}),
-                ("agent_reply", {}),
-                ("status_change", {"status": "solved"}),
-            ],
-            "open": [("ticket_created", {})],
-        }
-        sent = 0
-        for name, script in scripts.items():
-            lines, keys = [], []
-            for number in range(tickets):
-                ticket = f"{name}-{number}"
-                for step, (kind, fields) in enumerate(script):
-                    body = {
-                        "event_id": f"{ticket}-{step}",
-                        "type": kind,
-                        "tenant": "westock",
-                        "ticket_id": ticket,
-                        "occurred_at": iso(start + timedelta(seconds=step)),
-                        "attributes": {"tier": "essential", "category": "general"},
-                        **fields,
-                    }
-                    lines.append(json.dumps(body).encode())
-                    keys.append(ticket.encode())
-            asyncio.run(fill(worker.bootstrap, topic, lines, keys))
-            sent += len(lines)
-            deadline = time.monotonic() + 900
-            while consumed(worker) < sent and time.monotonic() < deadline:
-                time.sleep(1)
-            time.sleep(12)  # the tickets gauge is recounted every 10 s
-            after = rss(worker)
-            held = worker.metric("sla_timer_tickets")
-            goal = " (goal: at most 1,024 B per finished ticket)" if name == "finished" else ""
-            print(
-                f"  memory: {tickets:,} {name} tickets: RSS {before / 2**20:,.0f} -> "
-                f"{after / 2**20:,.0f} MiB, {(after - before) / tickets:,.0f} B per ticket; "
-                f"{held:,.0f} tickets in memory{goal}"
-            )
-            before = after
+        time.sleep(12)  # the gauges are recounted every 10 s
+        marks = [(rss(worker), rocksdb(worker))]
+        rest, db_rest = marks[0]
+        print(f"  memory: at rest, RSS {rest / 2**20:,.0f} MiB; RocksDB {mebibytes(db_rest)}")
+        start, sent = datetime.now(UTC), 0
+        for name, script in SCRIPTS.items():
+            half = tickets // 2
+            for first, count in ((0, half), (half, tickets - half)):
+                lines, keys = ticket_events(name, script, range(first, first + count), start)
+                asyncio.run(fill(worker.bootstrap, topic, lines, keys))
+                sent += len(lines)
+                deadline = time.monotonic() + 900
+                while consumed(worker) < sent and time.monotonic() < deadline:
+                    time.sleep(1)
+                time.sleep(12)  # the gauges are recounted every 10 s
+                marks.append((rss(worker), rocksdb(worker)))
+            report_memory(name, tickets, marks[-3:], worker.metric("sla_timer_tickets"))
     finally:
         worker.stop()
+
+
+def ticket_events(
+    name: str, script: list[tuple[str, dict[str, str]]], numbers: range, start: datetime
+) -> tuple[list[bytes], list[bytes]]:
+    lines, keys = [], []
+    for number in numbers:
+        ticket = f"{name}-{number}"
+        for step, (kind, fields) in enumerate(script):
+            body = {
+                "event_id": f"{ticket}-{step}",
+                "type": kind,
+                "tenant": "westock",
+                "ticket_id": ticket,
+                "occurred_at": iso(start + timedelta(seconds=step)),
+                "attributes": {"tier": "essential", "category": "general"},
+                **fields,
+            }
+            lines.append(json.dumps(body).encode())
+            keys.append(ticket.encode())
+    return lines, keys
+
+
+def rocksdb(worker: WorkerProcess) -> dict[str, float]:
+    """What RocksDB counts in the worker's memory, by kind (service.worker.changelog)."""
+    gauge = "sla_timer_rocksdb_memory_bytes"
+    return {kind: worker.metric(gauge, kind=kind) for kind in ROCKSDB_MEMORY}
+
+
+def mebibytes(found: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {value / 2**20:,.1f} MiB" for kind, value in found.items())
+
+
+def report_memory(
+    name: str, tickets: int, marks: list[tuple[int, dict[str, float]]], held: float
+) -> None:
+    """``marks``: before, after the first half, after the second half."""
+    (before, _), (middle, db_middle), (after, db_after) = marks
+    second = tickets - tickets // 2
+    slope = (after - middle) / second
+    once = middle - before - slope * (tickets // 2)
+    db_slope = (sum(db_after.values()) - sum(db_middle.values())) / second
+    goal = " (goal: at most 1,024 B per finished ticket)" if name == "finished" else ""
+    print(
+        f"  memory: {tickets:,} {name} tickets: RSS {before / 2**20:,.0f} -> "
+        f"{after / 2**20:,.0f} MiB, {(after - before) / tickets:,.0f} B per ticket; "
+        f"over the second half {slope:,.0f} B per ticket (RocksDB's count {db_slope:,.0f} B), "
+        f"{once / 2**20:,.0f} MiB once in the first; {held:,.0f} tickets in memory{goal}"
+    )
+    print(f"    RocksDB after them: {mebibytes(db_after)}")
 
 
 def main() -> None:
