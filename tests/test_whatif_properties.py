@@ -1,13 +1,22 @@
 """Properties of the comparison (docs/whatif.md): swapping the directories mirrors every row,
 flip and move; a side compared with itself changes nothing."""
 
-from hypothesis import given
+import io
+import json
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.core.compliance import CycleKey, Outcome, Tally
+from service.core.policy import PolicySet
+from service.policyfile import load_policy_text
 from service.replay import ReplaySummary
 from service.report.build import Line
 from service.whatif.compare import Comparison, compare
+from service.whatif.play import Job, play_both
 from service.whatif.side import Counted, Side
 
 POLICIES = ("p", "q", "r")
@@ -98,3 +107,69 @@ def test_flips_are_exactly_the_cycles_met_under_one_and_breached_under_the_other
     assert {flip.cycle for flip in flips} == expected
     latest = [max(flip.current.at, flip.proposed.at) for flip in flips]
     assert latest == sorted(latest, reverse=True)
+
+
+# -- the same, through the engine: random tickets under two random targets ---------------------
+
+OFFICE = """
+calendars:
+  office:
+    timezone: America/New_York
+    hours: {{mon-fri: ["09:00-17:00"]}}
+    holidays: {{country: US}}
+policies:
+  - name: support
+    calendar: office
+    compliance: {{target: 90%}}
+    clocks:
+      - {{metric: first_response, targets: [{{breach_after: {response}h}}]}}
+      - {{metric: resolution, targets: [{{breach_after: {resolution}h}}]}}
+"""
+START = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("America/New_York"))  # a Monday
+
+
+@lru_cache
+def office(response: int, resolution: int) -> PolicySet:
+    return load_policy_text(OFFICE.format(response=response, resolution=resolution))
+
+
+def history(tickets: list[tuple[int, int, int]]) -> list[bytes]:
+    """Tickets as (created, answered after, solved after), in minutes; lines in time order."""
+    events = []
+    for n, (created, answer, solve) in enumerate(tickets):
+        at = START + timedelta(minutes=created)
+        for kind, when, extra in (
+            ("ticket_created", at, {}),
+            ("agent_reply", at + timedelta(minutes=answer), {}),
+            ("status_change", at + timedelta(minutes=answer + solve), {"status": "solved"}),
+        ):
+            body = {"event_id": f"T{n}-{kind}", "type": kind, "ticket_id": f"T{n}"}
+            events.append((when, {**body, "occurred_at": when.isoformat(), **extra}))
+    events.sort(key=lambda pair: pair[0])
+    return [json.dumps(body).encode() + b"\n" for _, body in events]
+
+
+targets_hours = st.sampled_from([2, 4, 8, 12, 16])
+tickets = st.lists(
+    st.tuples(
+        st.integers(0, 20 * 24 * 60), st.integers(0, 3 * 24 * 60), st.integers(0, 5 * 24 * 60)
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tickets, targets_hours, targets_hours, targets_hours, targets_hours)
+def test_swapping_the_directories_mirrors_what_the_engine_makes_of_a_history(
+    made: list[tuple[int, int, int]], a1: int, a2: int, b1: int, b2: int
+) -> None:
+    lines = history(made)
+    a, b = office(a1, a2), office(b1, b2)
+    forward = compare(*play_both(Job(a, b, lines, None), io.StringIO(), processes=1))
+    backward = compare(*play_both(Job(b, a, lines, None), io.StringIO(), processes=1))
+    assert stated(backward) == mirrored(forward)
+    if (a1, a2) == (b1, b2):
+        assert forward.flips == [] and not any(pair.is_changed for pair in forward.rows)
+    if a1 <= b1 and a2 <= b2:  # a looser promise only ever turns breached into met
+        assert forward.to_breached == 0
