@@ -83,10 +83,7 @@ def run_replay(
     ``ReplayFailed`` if a worker process dies."""
     with _no_cycle_collection():
         if workers <= 1:
-            shard = Shard(policies)
-            number, clock = shard.read(_numbered(lines, err))
-            final = _final_clock(clock, until, err)
-            summary, outputs = shard.finish(final, number)
+            summary, outputs = play(Shard(policies), lines, until, err)
             streams = [outputs]
         else:
             summary, streams = _run_forked(policies, lines, until, err, workers)
