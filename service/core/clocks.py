@@ -54,6 +54,8 @@ class TicketClocks(ClockState):
     """A ticket's clocks: its state and transitions (``ClockState``), and the steps each
     event and each due instant take."""
 
+    __slots__ = ()
+
     # -- time ---------------------------------------------------------------------------
 
     def next_due(self) -> Instant | None:

@@ -7,7 +7,7 @@ arithmetic never looks back past the last change. Every change ends by refreshin
 the next instant a warning or the breach is owed; ``deadline`` reads it when that is the breach.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from .instant import Instant
 from .policy import ClockRule, Policy, Target
@@ -26,7 +26,9 @@ class Cycle:
     breached_at: Instant | None = None
     closed: str | None = None  # "met", "stopped" or "cancelled"
     closed_at: Instant | None = None
-    fired: set[str] = field(default_factory=set)  # warning keys, see ``warning_key``
+    # Warning keys, see ``warning_key``: replaced, never mutated, so copies share it and a
+    # cycle with none holds the one empty frozenset (an empty set is 216 bytes per cycle).
+    fired: frozenset[str] = frozenset()
     due: Instant | None = None
     due_label: str | None = None  # a threshold's label, or None for the breach
 
@@ -113,7 +115,7 @@ class Cycle:
         self.refresh_due()
 
     def copy(self) -> "Cycle":
-        return replace(self, fired=set(self.fired))
+        return replace(self)
 
     def fire(self) -> None:
         """Mark the due threshold or breach as published, and find the next one."""
@@ -121,7 +123,7 @@ class Cycle:
         if self.due_label is None:
             self.breached_at = self.due
         else:
-            self.fired.add(self.warning_key(self.due_label))
+            self.fired = self.fired | {self.warning_key(self.due_label)}
         self.refresh_due()
 
     def refresh_due(self) -> None:

@@ -86,6 +86,28 @@ def _order_key(entry: LogEntry) -> tuple[Instant, int]:
 
 
 class Ticket:
+    __slots__ = (  # no per-ticket dictionary: the worker holds every open ticket
+        "_attributes",
+        "_checkpoints",
+        "_created",
+        "_order",
+        "arrivals",
+        "base",
+        "base_key",
+        "clocks",
+        "folded_ids",
+        "generation",
+        "log",
+        "policies",
+        "retained",
+        "seen",
+        "settled",
+        "standing",
+        "tenant",
+        "ticket_id",
+        "trims",
+    )
+
     def __init__(self, policies: PolicySet, tenant: str, ticket_id: str) -> None:
         self.policies = policies
         self.tenant = tenant

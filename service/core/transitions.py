@@ -37,8 +37,28 @@ if not "".join(f"{f.name} " for f in fields(SlaEvent)).startswith(_SLA_EVENT_ORD
     raise TypeError(f"SlaEvent's fields no longer start {_SLA_EVENT_ORDER}: fix announce")
 
 
+_COPIED = (
+    "policies",
+    "tenant",
+    "ticket_id",
+    "attributes",
+    "facts",
+    "status",
+    "policy",
+    "created_at",
+    "first_responded",
+    "resolved",
+    "last_event_at",
+    "last_fired_due",
+)
+
+
 class ClockState:
     """One ticket's state as its clocks see it, and the transitions of its cycles."""
+
+    # Slots: a ticket holds its clocks and a copy per checkpoint, so a per-object
+    # dictionary (about 100 bytes each) is worth saving.
+    __slots__ = (*_COPIED, "_excluded", "cycles", "statuses")
 
     def __init__(self, policies: PolicySet, tenant: str, ticket_id: str) -> None:
         self.policies = policies
@@ -193,19 +213,3 @@ class ClockState:
         excluded = compliance is not None and compliance.excludes(self.facts)
         self._excluded[policy.name] = excluded
         return excluded
-
-
-_COPIED = (
-    "policies",
-    "tenant",
-    "ticket_id",
-    "attributes",
-    "facts",
-    "status",
-    "policy",
-    "created_at",
-    "first_responded",
-    "resolved",
-    "last_event_at",
-    "last_fired_due",
-)

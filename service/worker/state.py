@@ -245,7 +245,7 @@ def _load_cycle(row: list[Any], policies: PolicySet) -> Cycle | None:
         return None
     cycle = Cycle(rule, policy, number, rule.targets[index], started, since, counted, paused)
     cycle.breached_at, cycle.closed, cycle.closed_at = breached_at, closed, closed_at
-    cycle.fired = set(fired)
+    cycle.fired = frozenset(fired)
     cycle.refresh_due()
     return cycle
 

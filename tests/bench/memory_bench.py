@@ -181,7 +181,7 @@ def reachable(roots: Iterable[Any], stop: set[int]) -> set[int]:
 
 def parts(worker: Worker, key: str, heap_entries: list[Any]) -> dict[str, list[Any]]:
     """The roots of each part of one ticket, in the order they claim what they reach (the
-    Ticket object and its attribute dict are claimed before, see ``breakdown``)."""
+    Ticket object is claimed before, see ``breakdown``)."""
     ticket = worker.engine.tickets[key]
     clocks = ticket.clocks
     return {
@@ -193,7 +193,7 @@ def parts(worker: Worker, key: str, heap_entries: list[Any]) -> dict[str, list[A
         "clocks: TicketClocks, attributes, facts": [clocks],
         "published SLA events": [ticket.standing],
         "checkpoints": [ticket._checkpoints],
-        "other Ticket fields": list(vars(ticket).values()),
+        "other Ticket fields": [getattr(ticket, name) for name in type(ticket).__slots__],
         "worker: log text (LogJson)": [worker.step.log_json._done.get(key)],
         "worker: compliance outcomes": [worker.compliance.by_ticket.get(key)],
     }
@@ -225,10 +225,8 @@ def breakdown(worker: Worker, keys: list[str]) -> dict[str, int]:
     total: Counter[str] = Counter()
     for key in keys:
         ticket = engine.tickets[key]
-        claimed = {id(ticket), id(vars(ticket))}
-        total["Ticket object and its attribute dict"] += sys.getsizeof(ticket) + sys.getsizeof(
-            vars(ticket)
-        )
+        claimed = {id(ticket)}  # a Ticket has slots: no attribute dict
+        total["Ticket object"] += sys.getsizeof(ticket)
         for name, roots in parts(worker, key, entries[key]).items():
             found = sum(sys.getsizeof(obj) for obj in _walk(roots, shared, claimed))
             total[name] += found + round(amortized.get(name, 0))
