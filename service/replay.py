@@ -141,9 +141,7 @@ class Shard:
             except Exception as error:  # invalid, or this line's internal error
                 line = error
             at = line.occurred_at if isinstance(line, TicketEvent) else _peek(text)[0]
-            before = clock
-            if at is not None and (clock is None or at > clock):
-                clock = at
+            before, clock = clock, _moved(clock, at)
             self.take(number, line, before, clock)
         return number, clock
 
@@ -203,11 +201,10 @@ class Shard:
     def finish(self, clock: Instant | None, last: int = 0) -> tuple[ReplaySummary, list[Output]]:
         """Advance to the final clock (an exception is reported against ``last``, the
         number of the last line read) and return the summary and sorted outputs."""
-        if clock is not None:
-            try:
-                self._collect(last, self.engine.advance(clock))
-            except Exception as error:
-                self._failed(last, error)
+        try:
+            self._advance(last, clock)
+        except Exception as error:
+            self._failed(last, error)
         self.outputs.sort()
         self.summary.tickets, self.summary.clock = len(self.engine.tickets), clock
         return self.summary, self.outputs
@@ -359,10 +356,13 @@ def _clocked(lines: Iterable[Text], err: TextIO) -> Iterator[Read]:
     clock: Instant | None = None
     for number, text in _numbered(lines, err):
         at, ticket_hash = _peek(text)
-        before = clock
-        if at is not None and (clock is None or at > clock):
-            clock = at
+        before, clock = clock, _moved(clock, at)
         yield number, text, before, clock, ticket_hash
+
+
+def _moved(clock: Instant | None, at: Instant | None) -> Instant | None:
+    """The clock after reading a line of time ``at`` (None: no valid time): it never goes back."""
+    return at if at is not None and (clock is None or at > clock) else clock
 
 
 def _peek(text: Text) -> tuple[Instant | None, int]:

@@ -286,13 +286,14 @@ class Ticket:
 
     def _effective(self, entry: LogEntry) -> TicketEvent:
         """The event as the fold applies it: one dated before the creation, at the creation."""
-        created_at, event = self._created_at(), entry[2]
+        created, event = self._created, entry[2]
+        if created is not None and entry[0] >= created[0]:
+            return event  # most events, without looking for the creation in the snapshot
+        created_at = self._created_at()
         return event if entry[0] >= created_at else replace(event, occurred_at=created_at)
 
     def _step(self, clocks: TicketClocks, entry: LogEntry) -> list[SlaEvent]:
-        event = entry[2]
-        if self._created is None or entry[0] < self._created[0]:
-            event = self._effective(entry)
+        event = self._effective(entry)
         out = clocks.advance(event.occurred_at)
         out += clocks.apply(event)
         return out
