@@ -171,6 +171,20 @@ def _policy(index: int, policy: str, report: Report) -> str:
         _figure(f"c{index}-{n}", metric, [x for x in lines if x.row.metric == metric], axis, target)
         for n, metric in enumerate(metrics, 1)
     ]
+    return policy_section(
+        index,
+        policy,
+        promise,
+        figures,
+        LEGEND if target is not None else "",
+        _monthly_table(lines),
+        _breach_table(report.breaches_of(policy)),
+    )
+
+
+def policy_section(index: int, policy: str, promise: str, figures: list[str], *after: str) -> str:
+    """One policy's section of a page in ``STYLE`` (the report's, whatif's): its heading and
+    promise, its charts side by side, then ``after`` (the legend, the tables)."""
     return "\n".join(
         [
             f'<section class="policy" aria-labelledby="p{index}">',
@@ -179,9 +193,7 @@ def _policy(index: int, policy: str, report: Report) -> str:
             '<div class="charts">',
             *figures,
             "</div>",
-            LEGEND if target is not None else "",
-            _monthly_table(lines),
-            _breach_table(report.breaches_of(policy)),
+            *after,
             "</section>",
         ]
     )

@@ -8,7 +8,7 @@ from html import escape
 
 from service.report.build import Line
 from service.report.chart import Series, attainment_chart
-from service.report.html import STYLE
+from service.report.html import STYLE, policy_section
 from service.report.units import (
     metric_name,
     month_name,
@@ -132,19 +132,7 @@ def _policy(index: int, policy: str, comparison: Comparison) -> str:
         _figure(f"c{index}-{n}", [p for p in pairs if p.metric == metric], axis)
         for n, metric in enumerate(metrics, 1)
     ]
-    return "\n".join(
-        [
-            f'<section class="policy" aria-labelledby="p{index}">',
-            f'<div class="policy-head"><h2 id="p{index}">{escape(policy)}</h2>'
-            f"<p>{escape(promise)}</p></div>",
-            '<div class="charts">',
-            *figures,
-            "</div>",
-            LEGEND,
-            _monthly_table(pairs),
-            "</section>",
-        ]
-    )
+    return policy_section(index, policy, promise, figures, LEGEND, _monthly_table(pairs))
 
 
 def _target(pairs: list[RowPair], side: str) -> str | None:
