@@ -11,6 +11,7 @@ from service.core.engine import Engine, Lifecycle, ticket_key
 from service.core.instant import HOUR, MINUTE, SECOND, Instant, format_instant
 from service.core.policy import PolicySet
 from service.policyfile import load_policies
+from service.worker import step as step_module
 from service.worker.compliance import LiveCompliance
 from service.worker.metrics import Metrics
 from service.worker.step import Message, Plan, Step, Topics
@@ -187,6 +188,60 @@ def test_malformed_and_refused_messages_are_dead_lettered_and_the_rest_goes_on(
     assert kinds(plan) == [("sla.started", "first_response"), ("sla.started", "resolution")]
     order = [topic for topic, _, _, _ in plan.records()]
     assert order == ["events", "events", "dlq", "tickets-changelog"]
+
+
+def test_every_failing_message_of_a_batch_is_dead_lettered_in_input_order(
+    policies: PolicySet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batch is decoded first, then applied: a message the decoder refuses, one that
+    # breaks it (an internal error) and one the engine refuses still come out in the
+    # order they came in, and the valid messages between them are applied.
+    worker = Worker(policies)
+    real_decode = step_module.decode
+
+    def decode(raw: bytes) -> object:
+        if raw == b"boom":
+            raise RuntimeError("decoder bug")
+        return real_decode(raw)
+
+    monkeypatch.setattr(step_module, "decode", decode)
+
+    def big(ticket: str, prefix: str, minute: int) -> Message:
+        text = {f"{prefix}{n}": "v" * 4000 for n in range(3)}
+        return worker.event(ticket, "attribute_change", T0 + minute * MINUTE, attributes=text)
+
+    batch = [
+        worker.event("A", "ticket_created", T0),
+        Message("ticket-events", 0, 50, b"k", b"boom"),
+        worker.event("B", "ticket_created", T0),
+        Message("ticket-events", 0, 51, b"k", b"not json"),
+        big("A", "x", 1),
+        big("A", "y", 2),
+        big("A", "z", 3),  # 36 KB of attributes: over the ticket's 32 KB
+        worker.event("C", "agent_reply", T0, partition=2),  # held: no ticket yet
+        Message("ticket-events", 0, 52, b"k", None),  # a tombstone
+    ]
+    plan = worker.run(batch, T0)
+    letters = [orjson.loads(v) for t, _, _, v in plan.records() if t == "dlq" and v is not None]
+    assert [(d["offset"], d["reason"].split(":")[0]) for d in letters] == [
+        (50, "internal error"),
+        (51, "not JSON"),
+        (worker.offset - 1, "attributes too large"),
+        (52, "not JSON"),
+    ]
+    assert "decoder bug" in letters[0]["reason"]
+    started = {ticket for ticket, _ in _started(plan)}
+    assert started == {"A", "B"}
+
+
+def _started(plan: Plan) -> list[tuple[str, str]]:
+    found = []
+    for topic, _, _, value in plan.records():
+        if topic == "events" and value is not None:
+            body = orjson.loads(value)
+            if body["type"] == "sla.started":
+                found.append((body["ticket_id"], body["metric"]))
+    return found
 
 
 def test_a_solved_ticket_leaves_memory_and_is_deleted_after_its_retention(
