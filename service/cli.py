@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_FLIPS,
         help=f"flipped cycles to list, newest first (default {DEFAULT_FLIPS}); the rest counted",
     )
+    whatif.add_argument(
+        "--all",
+        action="store_true",
+        dest="every_row",
+        help="print every policy, metric and month row, not only those that change",
+    )
     whatif.add_argument("events", help="JSON lines, one input event per line ('-' for stdin)")
     whatif.set_defaults(run=_whatif)
     return parser
@@ -214,7 +220,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _whatif(args: argparse.Namespace) -> int:
     request = WhatifRequest(
-        args.policies, args.proposed, args.events, args.until, args.html, args.flips
+        args.policies,
+        args.proposed,
+        args.events,
+        args.until,
+        args.html,
+        args.flips,
+        args.every_row,
     )
     return run_whatif(request, sys.stdout, sys.stderr)
 

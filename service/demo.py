@@ -5,9 +5,6 @@ three tickets and prints every SLA event as it arrives, then stops the worker.
 """
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import os
 import secrets
 import subprocess
@@ -24,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from service.connection import Connection
+from service.gateway.zendesk import signed_headers
 
 DEMO_POLICIES = Path(__file__).parents[1] / "deploy" / "demo" / "policies"
 DEMO_SOURCES = Path(__file__).parents[1] / "deploy" / "demo" / "sources.yaml"
@@ -220,15 +218,10 @@ def _zendesk_poster(port: int, secret: str) -> Post:
     def post(payload: dict[str, Any]) -> tuple[int, str]:
         body = orjson.dumps(payload)
         stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        signature = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/hooks/westock-zendesk",
             data=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Zendesk-Webhook-Signature": base64.b64encode(signature).decode(),
-                "X-Zendesk-Webhook-Signature-Timestamp": stamp,
-            },
+            headers={"Content-Type": "application/json", **signed_headers(secret, stamp, body)},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as reply:

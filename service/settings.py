@@ -16,6 +16,9 @@ from service.core.durations import parse_duration
 from service.core.errors import InvalidConfiguration, SlaTimerError
 from service.core.instant import DAY
 
+ROCKSDB_BLOCK_CACHE_MIB = 16
+"""The block cache of each partition's RocksDB database, by default (Faust's is 2 GiB each)."""
+
 VARIABLES: dict[str, tuple[str, str]] = {
     **connection.VARIABLES,
     "SLA_REPLICATION_FACTOR": (
@@ -36,6 +39,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "SLA_PARTITIONS": ("4", "partitions of the topics the worker creates (inputs included)"),
     "SLA_APP_ID": ("sla-timer", "Kafka consumer group and prefix of the changelog topics"),
     "SLA_STORE": ("rocksdb", "table store: rocksdb (durable, embedded) or memory (tests)"),
+    "SLA_ROCKSDB_BLOCK_CACHE_MIB": (
+        str(ROCKSDB_BLOCK_CACHE_MIB),
+        "MiB of RocksDB block cache for each partition's database (reads of stored tickets)",
+    ),
     "SLA_TICK": ("0.2s", "how often due warnings and breaches are looked for"),
     "SLA_SESSION_TIMEOUT": (
         "10s",
@@ -81,6 +88,7 @@ class Settings:
     retention: int = 35 * DAY  # microseconds
     hold: int = DAY  # microseconds
     replication_factor: int = 1
+    rocksdb_block_cache: int = ROCKSDB_BLOCK_CACHE_MIB * 2**20  # bytes per partition database
 
     @property
     def brokers(self) -> str:
@@ -179,6 +187,7 @@ class Settings:
             retention=seconds("SLA_RETENTION", allow_zero=False),
             hold=seconds("SLA_HOLD", allow_zero=True),
             replication_factor=number("SLA_REPLICATION_FACTOR", 1, 32),
+            rocksdb_block_cache=number("SLA_ROCKSDB_BLOCK_CACHE_MIB", 1, 65536) * 2**20,
         )
         if problems:
             raise InvalidConfiguration(problems)

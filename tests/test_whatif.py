@@ -18,10 +18,11 @@ import pytest
 from service.cli import main
 from service.policyfile import load_policies
 from service.whatif import play as play_module
-from service.whatif.compare import compare
+from service.whatif.compare import compare, meets
 from service.whatif.play import Job, WhatifFailed, play_both
 from service.whatif.scope import differing_tenants, every_tenant
 from service.whatif.side import Side
+from service.whatif.text import ARROW
 from tests.bench.generate import stream
 from tests.chromium import screenshot
 
@@ -250,9 +251,66 @@ def test_identical_directories_give_no_difference_and_no_flip(
         capsys, "--policies", str(POLICIES), "--proposed", str(copy), str(traffic)
     )
     assert code == 0
-    assert f"0 of {len(comparison.rows)} rows change" in out
+    assert section(out, "0 of") == [
+        f"0 of {len(comparison.rows)} rows change; rows under target: "
+        + ARROW.join([str(sum(meets(pair.current) is False for pair in comparison.rows))] * 2),
+        f"{len(comparison.rows)} unchanged rows left out (--all prints every row)",
+    ]  # no table: no row changes
     assert "no cycle flips between met and breached" in out
     assert "matching differs" not in out
+
+
+def test_only_the_rows_that_change_are_printed_unless_all_is_asked_for(
+    traffic: Path, proposed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    comparison = compare(*sides(POLICIES, proposed, traffic))
+    changed = {(p.policy, p.metric, p.month) for p in comparison.rows if p.is_changed}
+    unchanged = len(comparison.rows) - len(changed)
+    assert changed and unchanged > 1
+    args = ("--policies", str(POLICIES), "--proposed", str(proposed), str(traffic))
+    code, out, _ = whatif(capsys, *args)
+    assert code == 0
+    assert set(rows(out)) == changed
+    summary = out.split("\n\n")[2].splitlines()
+    assert summary[0].startswith(f"{len(changed)} of {len(comparison.rows)} rows change; ")
+    assert summary[1:] == [f"{unchanged} unchanged rows left out (--all prints every row)"]
+    code, every, _ = whatif(capsys, "--all", *args)
+    assert code == 0
+    assert set(rows(every)) == {(p.policy, p.metric, p.month) for p in comparison.rows}
+    assert every.split("\n\n")[2].splitlines() == summary[:1]  # nothing left out
+    assert every.split("\n\n")[3:] == out.split("\n\n")[3:]  # the flips and the rest alike
+
+
+def test_a_row_whose_only_change_is_its_target_is_printed(
+    events: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """99.2% to 99.5% for the essential tier: 100% meets both, and the same cycles count."""
+    essential = "- name: westock-essential\n"
+
+    def stricter(text: str) -> str:
+        start = text.index(essential)
+        old = "compliance: {target: 99.2%, period: month}"
+        at = text.index(old, start)
+        return text[:at] + old.replace("99.2%", "99.5%") + text[at + len(old) :]
+
+    code, out, _ = whatif(
+        capsys,
+        *("--policies", str(POLICIES), "--proposed", str(edited(tmp_path, "target", stricter))),
+        str(events),
+    )
+    assert code == 0
+    assert rows(out) == {
+        ("westock-essential", "first_response", "2026-01"): [
+            "125 → 125",
+            "0 → 0",
+            "0",
+            "100% → 100%",
+            "0",
+            "99.2% → 99.5%",
+            "yes → yes",
+        ]
+    }
+    assert "1 of 1 rows change" in out and "left out" not in out
 
 
 def test_swapping_the_directories_mirrors_rows_flips_and_moves(

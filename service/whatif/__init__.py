@@ -30,6 +30,7 @@ class WhatifRequest:
     until: Instant | None = None
     html: Path | None = None
     flips: int = DEFAULT_FLIPS  # flipped cycles listed; the rest are counted
+    every_row: bool = False  # list the rows that do not change too (--all)
     processes: int = 2  # sharing the tickets, as replay's workers do
 
 
@@ -56,7 +57,7 @@ def run_whatif(request: WhatifRequest, out: TextIO, err: TextIO) -> int:
     labels = Labels(
         str(request.policies), str(request.proposed), (Zones(loaded[0]), Zones(loaded[1]))
     )
-    out.write(render_text(comparison, labels, request.flips))
+    out.write(render_text(comparison, labels, request.flips, request.every_row))
     if request.html is not None:
         request.html.write_text(render_html(comparison, labels, request.flips), encoding="utf-8")
         print(f"wrote {request.html}", file=err)

@@ -45,8 +45,11 @@ class RowPair:
 
     @property
     def is_changed(self) -> bool:
-        return _counts(self.current) != _counts(self.proposed) or meets(self.current) != meets(
-            self.proposed
+        """Whether any figure of the row differs: the counts, the target or whether it is met."""
+        return (
+            _counts(self.current) != _counts(self.proposed)
+            or _target(self.current) != _target(self.proposed)
+            or meets(self.current) != meets(self.proposed)
         )
 
 
@@ -135,6 +138,10 @@ def breached_of(line: Line | None) -> int:
 
 def _counts(line: Line | None) -> tuple[int, int] | None:
     return (line.row.met, line.row.breached) if line is not None else None
+
+
+def _target(line: Line | None) -> float | None:
+    return line.target if line is not None else None
 
 
 def _flips(current: dict[CycleKey, Counted], proposed: dict[CycleKey, Counted]) -> list[Flip]:

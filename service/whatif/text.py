@@ -1,5 +1,6 @@
-"""The comparison as terminal text: the compliance rows side by side (current → proposed), the
-cycles whose outcome flips, and, when they differ, which policy governs the tickets."""
+"""The comparison as terminal text: the compliance rows side by side (current → proposed), those
+that change only unless every row is asked for, the cycles whose outcome flips, and, when they
+differ, which policy governs the tickets."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,11 +36,12 @@ class Labels:
     zones: tuple[ZoneOf, ZoneOf]
 
 
-def render_text(comparison: Comparison, labels: Labels, flips: int) -> str:
-    """The whole comparison; at most ``flips`` flipped cycles listed, newest first."""
+def render_text(comparison: Comparison, labels: Labels, flips: int, every_row: bool = False) -> str:
+    """The whole comparison: the rows that change (every row when ``every_row``), and at
+    most ``flips`` flipped cycles listed, newest first."""
     parts = [
         f"current: {labels.current}\nproposed: {labels.proposed}\n",
-        _rows(comparison.rows),
+        _rows(comparison.rows, every_row),
         _flips(comparison, labels, flips),
     ]
     if comparison.matching.is_different:
@@ -47,15 +49,23 @@ def render_text(comparison: Comparison, labels: Labels, flips: int) -> str:
     return "\n".join(parts)
 
 
-def _rows(rows: list[RowPair]) -> str:
+def _rows(rows: list[RowPair], every_row: bool) -> str:
+    """The table of the rows that change (of every row when ``every_row``), then how many
+    change, how many are under target on each side and how many were left out."""
     if not rows:
         return "no counted cycles under either policy directory\n"
-    table = [HEADER] + [_row(pair) for pair in rows]
+    shown = rows if every_row else [pair for pair in rows if pair.is_changed]
+    table = _aligned([HEADER] + [_row(pair) for pair in shown], _RIGHT) + "\n" if shown else ""
     changed = sum(pair.is_changed for pair in rows)
     under = [sum(meets(getattr(pair, side)) is False for pair in rows) for side in SIDES]
-    return _aligned(table, _RIGHT) + (
-        f"\n{changed} of {len(rows)} rows change; rows under target: {under[0]}{ARROW}{under[1]}\n"
+    text = (
+        f"{table}{changed} of {len(rows)} rows change; "
+        f"rows under target: {under[0]}{ARROW}{under[1]}\n"
     )
+    if left_out := len(rows) - len(shown):
+        unchanged = "unchanged row" + ("s" if left_out != 1 else "")
+        text += f"{left_out} {unchanged} left out (--all prints every row)\n"
+    return text
 
 
 def _row(pair: RowPair) -> tuple[str, ...]:

@@ -53,10 +53,23 @@ BATCH_MAX = 5000
 Clock = Callable[[], Instant]
 ROCKSDB_WRITE_BUFFER = 8 * 1024 * 1024  # bytes per memtable of each partition's database
 # RocksDB's default memtables (64 MB, up to 3, per partition) held what a worker wrote about
-# finished tickets in memory: 1.6 KB of RSS per finished ticket. Faust's other defaults stand
-# (``faust.stores.rocksdb.RocksDBOptions``); tests/bench/memory_bench.py opens its databases
-# with these options.
-TABLE_OPTIONS: dict[str, Any] = {"write_buffer_size": ROCKSDB_WRITE_BUFFER}
+# finished tickets in memory: 1.6 KB of RSS per finished ticket. Faust's block cache is 2 GiB
+# per partition database, an LRU cache that fills with what is read back (reloaded tickets,
+# recovery): capped by SLA_ROCKSDB_BLOCK_CACHE_MIB (default 16 MiB, about the stored values
+# of 25,000 open tickets). Faust's other defaults stand (``faust.stores.rocksdb.RocksDBOptions``);
+# tests/bench/memory_bench.py opens its databases with these options.
+TABLE_OPTIONS: dict[str, Any] = {
+    "write_buffer_size": ROCKSDB_WRITE_BUFFER,
+    "block_cache_size": Settings.rocksdb_block_cache,  # the default; table_options sets it
+}
+
+
+def table_options(settings: Settings) -> dict[str, Any]:
+    """The ticket table's store options: ``TABLE_OPTIONS`` with the configured block cache,
+    in a new dict (Faust's store takes keys out of the one it is given)."""
+    return {**TABLE_OPTIONS, "block_cache_size": settings.rocksdb_block_cache}
+
+
 # Settled tickets kept in memory, the most recently written (a few KB each: docs/benchmarks.md).
 # Measured on the worker benchmark: 0 made the step reload a ticket for one event in 13
 # (a ticket answered and waiting on the customer has nothing to count) and cost a third
@@ -164,7 +177,7 @@ class SlaWorker:
                 partitions=self.settings.partitions,
                 on_recover=self._on_recovered,
                 bootstrap=self.settings.kafka,  # PreloadingTable reads a long backlog in bulk
-                options=dict(TABLE_OPTIONS),  # a copy: Faust's store takes keys out of it
+                options=table_options(self.settings),
             ),
         )
 

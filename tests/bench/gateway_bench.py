@@ -14,9 +14,6 @@ The client runs in this process (aiohttp) on the other core.
 
 import argparse
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -30,6 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
+from service.gateway.zendesk import signed_headers
 from tests.integration.kafka_broker import REPO_ROOT, create_topics, ensure_broker
 from tests.integration.worker_process import SLA_TIMER, free_port
 
@@ -60,12 +58,7 @@ def delivery(number: int) -> tuple[bytes, dict[str, str]]:
         },
     }
     body = json.dumps(payload).encode()
-    digest = hmac.new(SECRET.encode(), now.encode() + body, hashlib.sha256).digest()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
-        "X-Zendesk-Webhook-Signature-Timestamp": now,
-    }
+    return body, {"Content-Type": "application/json", **signed_headers(SECRET, now, body)}
 
 
 def start_gateway(bootstrap: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:

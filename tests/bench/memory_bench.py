@@ -328,10 +328,10 @@ def rocksdb(tickets: int, spool: Path) -> None:
         found = rocksdb_memory(SimpleNamespace(_dbs=dict(enumerate(dbs))))
         for db in dbs:
             db.close()
-    cache = options.block_cache_size / 2**30
+    cache = options.block_cache_size / 2**20
     print(
         f"  rocksdb, {PARTITIONS} partitions, {TABLE_OPTIONS} over Faust's defaults (up to "
-        f"{options.max_write_buffer_number} memtables, block cache {cache:.0f} GiB, per "
+        f"{options.max_write_buffer_number} memtables, block cache {cache:,.0f} MiB, per "
         f"partition): {written / tickets:,.0f} B of value per ticket; resident "
         f"{(opened - before) / 2**20:,.1f} MiB to open, then {(after - opened) / tickets:,.0f} B "
         "per ticket; by RocksDB's count:"

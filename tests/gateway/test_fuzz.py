@@ -16,7 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.gateway import ADAPTERS, Ignored, Mapped, Unauthorized, Unmappable, check_sources_text
+from service.gateway import (
+    ADAPTERS,
+    Ignored,
+    Mapped,
+    Unauthorized,
+    Unmappable,
+    check_sources_text,
+    zendesk,
+)
 from service.gateway.kinds import KINDS
 
 from . import test_freshdesk, test_helpscout, test_jira, test_zammad, test_zendesk
@@ -137,10 +145,7 @@ JSON = st.recursive(
 
 def signed_headers(kind: str, body: bytes, event: str) -> dict[str, str]:
     if kind == "zendesk":
-        return {
-            "X-Zendesk-Webhook-Signature": hmac_b64(SECRET, STAMP.encode() + body),
-            "X-Zendesk-Webhook-Signature-Timestamp": STAMP,
-        }
+        return zendesk.signed_headers(SECRET, STAMP, body)
     if kind == "jira":
         return {"X-Hub-Signature": "sha256=" + hmac_hex(SECRET, body, "sha256")}
     if kind == "zammad":

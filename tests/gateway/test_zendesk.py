@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from service.gateway import Ignored, Unmappable, zendesk
+from service.gateway.zendesk import signed_headers
 
-from .helpers import SECRET, at, body_of, events, hmac_b64, source
+from .helpers import SECRET, at, body_of, events, source
 
 STAMP = "2025-01-08T14:25:31Z"
 NOW = at("2025-01-08T14:25:33Z")
@@ -49,11 +50,7 @@ def envelope(kind: str, change: dict[str, Any], **detail: Any) -> dict[str, Any]
 
 def deliver(payload: dict[str, Any], extra: str = "", headers: dict[str, str] | None = None) -> Any:
     body = body_of(payload)
-    signed = {
-        "X-Zendesk-Webhook-Signature": hmac_b64(SECRET, STAMP.encode() + body),
-        "X-Zendesk-Webhook-Signature-Timestamp": STAMP,
-        **(headers or {}),
-    }
+    signed = {**signed_headers(SECRET, STAMP, body), **(headers or {})}
     return zendesk.adapt(signed, body, source("zendesk", extra), SECRET, NOW)
 
 
@@ -231,11 +228,9 @@ def test_a_subject_about_something_else_than_a_ticket_gives_no_ticket_id() -> No
 
 def test_body_that_is_not_json_is_unmappable() -> None:
     body = b"{not json"
-    headers = {
-        "X-Zendesk-Webhook-Signature": hmac_b64(SECRET, STAMP.encode() + body),
-        "X-Zendesk-Webhook-Signature-Timestamp": STAMP,
-    }
-    outcome = zendesk.adapt(headers, body, source("zendesk"), SECRET, NOW)
+    outcome = zendesk.adapt(
+        signed_headers(SECRET, STAMP, body), body, source("zendesk"), SECRET, NOW
+    )
     assert isinstance(outcome, Unmappable)
     assert outcome.reason.startswith("body is not JSON")
 

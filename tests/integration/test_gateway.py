@@ -2,9 +2,6 @@
 and each answer of docs/gateway.md (401, 413, 404, dead letters, 503 while Kafka is away)."""
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import os
 import subprocess
@@ -22,6 +19,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from service.gateway.zendesk import signed_headers
 from tests.integration.kafka_broker import REPO_ROOT, _run_script, create_topics, ensure_broker
 from tests.integration.worker_process import (
     SLA_TIMER,
@@ -123,12 +121,7 @@ class Gateway:
 def signed(payload: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload).encode()
     stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    digest = hmac.new(secret.encode(), stamp.encode() + body, hashlib.sha256).digest()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
-        "X-Zendesk-Webhook-Signature-Timestamp": stamp,
-    }
+    return body, {"Content-Type": "application/json", **signed_headers(secret, stamp, body)}
 
 
 def created(ticket: str, event_id: str = "") -> dict[str, Any]:
