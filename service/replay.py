@@ -358,8 +358,15 @@ def _numbered(lines: Iterable[Text], err: TextIO) -> Iterator[tuple[int, Text]]:
     """Non-blank lines with their numbers (a progress bar on a terminal)."""
     progress = tqdm(lines, unit=" lines", file=err, disable=not err.isatty(), mininterval=0.5)
     for number, text in enumerate(progress, start=1):
-        if text.strip():
+        if text.strip() and not _blank_after_bom(text):
             yield number, text
+
+
+def _blank_after_bom(text: Text) -> bool:
+    """Only a byte-order mark and whitespace: blank, as ``decode`` skips the mark."""
+    if isinstance(text, bytes):
+        return text.startswith(b"\xef\xbb\xbf") and not text[3:].strip()
+    return text.startswith(_BOM) and not text[1:].strip()
 
 
 def _clocked(lines: Iterable[Text], err: TextIO) -> Iterator[Read]:

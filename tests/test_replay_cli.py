@@ -98,6 +98,19 @@ def test_bad_lines_are_reported_with_numbers_skipped_and_fail_the_run(
     assert len(captured.out.splitlines()) == 1
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_line_of_only_a_byte_order_mark_is_blank(
+    policies: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    text = "\ufeff\n" + lines(created("A", "2026-01-13T09:00:00-05:00")) + "\ufeff \t\n"
+    code, _ = replay(policies, tmp_path, text, "--workers", workers)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "line" not in captured.err.replace("replayed", "")
+    assert "replayed 1 events (0 invalid) for 1 tickets" in captured.err
+    assert [json.loads(x)["type"] for x in captured.out.splitlines()] == ["sla.started"]
+
+
 def test_invalid_policies_stop_replay_with_the_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

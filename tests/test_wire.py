@@ -91,6 +91,16 @@ def test_invalid_events_say_why(raw: str, expected: str) -> None:
     assert expected in reason(raw)
 
 
+@pytest.mark.parametrize("raw", [b"", b"  \n", b"\xef\xbb\xbf", b"\xef\xbb\xbf \t\r\n"])
+def test_an_empty_message_says_it_is_empty(raw: bytes) -> None:
+    with pytest.raises(InvalidEvent) as refused:
+        decode(raw)
+    assert refused.value.kind == "not_json"
+    assert refused.value.reason == (
+        "not JSON: the message is empty (at most a byte-order mark and whitespace)"
+    )
+
+
 def test_message_over_64_kib_is_refused_before_parsing() -> None:
     big = event(padding="x" * MAX_EVENT_BYTES)
     assert reason(big).startswith(f"message of {len(big)} bytes is over the limit of 65536")

@@ -46,6 +46,7 @@ INVALID_KINDS = (
 """Every ``InvalidEvent.kind`` that ``decode`` raises: a fixed set, for metrics labels."""
 
 _BOM = b"\xef\xbb\xbf"
+_EMPTY = "the message is empty (at most a byte-order mark and whitespace)"
 _CONTROL = "control characters (U+0000-U+001F, U+007F) are not allowed"
 _ID_FIELDS = ("event_id", "ticket_id", "tenant")
 _MAX_PARTS = 5  # a reason names at most this many problems
@@ -159,6 +160,8 @@ def _check_attributes(attributes: dict[str, AttributeValue]) -> None:
 def _invalid(error: ValidationError, raw: bytes) -> InvalidEvent:
     items = error.errors(include_url=False)
     if items[0]["type"] == "json_invalid":
+        if not raw.strip(b" \t\r\n"):  # JSON's whitespace: the parser would say EOF
+            return InvalidEvent(f"not JSON: {_EMPTY}", "not_json")
         try:
             raw.decode()
         except UnicodeDecodeError as bad:  # say so rather than what the parser tripped on
