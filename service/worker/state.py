@@ -140,15 +140,25 @@ class LogJson:
 def index(raw: bytes) -> Stored | None:
     """The index fields of a stored value; None for a value of another layout."""
     body = orjson.loads(raw)
+    return _index_of(body) if body.get("format") == FORMAT else None
+
+
+def read(raw: bytes, policies: PolicySet) -> tuple[Ticket, Stored] | None:
+    """The ticket as stored and its index fields, the value parsed once (a ticket coming
+    back into memory); None for a value of another layout."""
+    body = orjson.loads(raw)
     if body.get("format") != FORMAT:
         return None
-    found = _uncounted(body["outcomes"])
+    return _ticket_of(body, policies), _index_of(body)
+
+
+def _index_of(body: dict[str, Any]) -> Stored:
     return Stored(
         body["tenant"],
         body["ticket"],
         body["partition"],
         body["next_due"],
-        found,
+        _uncounted(body["outcomes"]),
         body["forget_at"],
         tuple(body["versions"]),
     )
@@ -158,8 +168,10 @@ def load(raw: bytes, policies: PolicySet) -> Ticket | None:
     """The ticket as stored (None for a value of another layout); its clocks are rebuilt
     by ``Ticket.restore``."""
     body = orjson.loads(raw)
-    if body.get("format") != FORMAT:
-        return None
+    return _ticket_of(body, policies) if body.get("format") == FORMAT else None
+
+
+def _ticket_of(body: dict[str, Any], policies: PolicySet) -> Ticket:
     tenant, ticket_id = body["tenant"], body["ticket"]
     ticket = Ticket(policies, tenant, ticket_id)
     for at, seq, fields in body["log"]:
@@ -280,23 +292,6 @@ def _load_event(fields: dict[str, Any], tenant: str, ticket_id: str, at: Instant
     )
 
 
-_PUBLISHED = (
-    "event_id",
-    "type",
-    "policy",
-    "policy_version",
-    "metric",
-    "cycle",
-    "calendar",
-    "target",
-    "deadline",
-    "occurred_at",
-    "elapsed",
-    "threshold",
-    "caused_by",
-)
-
-
 def _dump_published(event: SlaEvent) -> list[Any]:
     return [
         event.event_id,
@@ -316,22 +311,27 @@ def _dump_published(event: SlaEvent) -> list[Any]:
 
 
 def _load_published(fields: list[Any], tenant: str, ticket_id: str) -> SlaEvent:
-    named = dict(zip(_PUBLISHED, fields, strict=True))
+    # In _dump_published's order, positional (a ticket coming back reads every one of them).
+    event_id, kind, policy, version, metric, cycle, calendar, target, deadline = fields[:9]
+    occurred_at, elapsed, threshold, caused_by = fields[9:]
     return SlaEvent(
-        event_id=named["event_id"],
-        type=SlaEventType(named["type"]),
-        tenant=tenant,
-        ticket_id=ticket_id,
-        policy=named["policy"],
-        policy_version=named["policy_version"],
-        metric=named["metric"],
-        cycle=named["cycle"],
-        calendar=named["calendar"],
-        target=named["target"],
-        deadline=named["deadline"],
-        occurred_at=named["occurred_at"],
-        elapsed=named["elapsed"],
-        attributes={},  # a retraction of it carries the ticket's attributes of the moment
-        threshold=named["threshold"],
-        caused_by=named["caused_by"],
+        event_id,
+        _SLA_TYPES[kind],
+        tenant,
+        ticket_id,
+        policy,
+        version,
+        metric,
+        cycle,
+        calendar,
+        target,
+        deadline,
+        occurred_at,
+        elapsed,
+        {},  # attributes: a retraction of it carries the ticket's attributes of the moment
+        threshold,
+        caused_by,
     )
+
+
+_SLA_TYPES = {kind.value: kind for kind in SlaEventType}

@@ -46,11 +46,7 @@ class StoredTickets:
             raw = self.in_partition(raw_key, partition)
         else:
             raw = self.table.get(raw_key)
-        stored = state.index(raw) if raw is not None else None
-        ticket = state.load(raw, self.policies) if raw is not None and stored else None
-        if ticket is None or stored is None:
-            return None
-        return ticket, stored
+        return state.read(raw, self.policies) if raw is not None else None
 
     def load(self, key: TicketKey, partition: int) -> Ticket | None:
         """The engine's load hook: the ticket comes back into memory, and with it its
