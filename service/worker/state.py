@@ -278,18 +278,23 @@ def dump_event(event: TicketEvent) -> dict[str, Any]:
 
 
 def _load_event(fields: dict[str, Any], tenant: str, ticket_id: str, at: Instant) -> TicketEvent:
+    get = fields.get
     return TicketEvent(
         fields["id"],
-        EventType(fields["type"]),
+        _EVENT_TYPES[fields["type"]],
         ticket_id,
         at,
         tenant,
-        fields.get("attributes", {}),
-        fields.get("status"),
-        fields.get("reason"),
-        fields.get("public", True),
-        fields.get("automated", False),
+        get("attributes", _NO_ATTRIBUTES),
+        get("status"),
+        get("reason"),
+        get("public", True),
+        get("automated", False),
     )
+
+
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+_NO_ATTRIBUTES: dict[str, Any] = {}  # shared: an event's attributes are never changed
 
 
 def _dump_published(event: SlaEvent) -> list[Any]:
