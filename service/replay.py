@@ -23,14 +23,15 @@ ends the run with ``ReplayFailed`` naming it and how it ended, never a hang.
 
 import fcntl
 import gc
-import heapq
 import multiprocessing
 import signal
 import zlib
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from itertools import chain
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TextIO, cast
@@ -51,6 +52,8 @@ InputLine = tuple[int, Text, Instant | None, Instant | None]
 """(line number, text, the clock before the line, the clock after reading it)"""
 Read = tuple[int, Text, Instant | None, Instant | None, int]  # an InputLine and its ticket's hash
 Output = tuple[Instant, str, str, int, str]  # sort key (occurred_at, tenant, ticket, n), JSON
+_Outputs = tuple[Sequence[int], list[str], list[str], list[int], Sequence[int], str]
+"""Outputs as a worker sends them: the sort keys by column, the texts' lengths, the texts"""
 _BATCH = 2_000  # lines a message to a worker
 _OUTPUTS = 1_000  # SLA events a message from a worker (about 500 KB)
 _PIPE_BYTES = 1 << 20  # a pipe's buffer: Linux's most for a user (/proc/sys/fs/pipe-max-size)
@@ -314,10 +317,37 @@ class _Link:
         except (EOFError, OSError):
             raise _died(self.shard, self.processes) from None
 
-    def outputs(self) -> Iterator[Output]:
-        """The worker's SLA events, in order, as it sends them (an empty list ends them)."""
-        while chunk := cast(list[Output], self.receive()):
-            yield from chunk
+    def outputs(self) -> list[Output]:
+        """The worker's next SLA events in order, as ``_worker`` sends them (the sort keys
+        by column, the texts joined, with their lengths); none: it sent them all."""
+        occurred, tenants, tickets, counts, lengths, text = cast(_Outputs, self.receive())
+        bodies, at = [], 0
+        for length in lengths:
+            bodies.append(text[at : at + length])
+            at += length
+        return list(zip(occurred, tenants, tickets, counts, bodies, strict=True))
+
+
+def _merged(links: list[_Link]) -> Iterator[list[Output]]:
+    """The workers' SLA events in order, a block at a time: everything up to the least of
+    the last sort keys received from the workers still sending is sorted and given (each
+    worker's part is already in order: runs, which ``list.sort`` merges in C)."""
+    pending = [link.outputs() for link in links]
+    sending = [bool(part) for part in pending]
+    while any(pending):
+        bound = min(
+            (part[-1] for part, more in zip(pending, sending, strict=True) if more), default=None
+        )
+        block: list[Output] = []
+        for index, part in enumerate(pending):
+            cut = len(part) if bound is None else bisect_right(part, bound)
+            block += part[:cut]
+            pending[index] = part[cut:]
+            if not pending[index] and sending[index]:
+                pending[index] = links[index].outputs()
+                sending[index] = bool(pending[index])
+        block.sort()
+        yield block
 
 
 def _share(
@@ -367,7 +397,7 @@ def _share(
         summary.invalid += part.invalid
     summary.invalid.sort()
     # The whole text before any is written: a worker may still die while sending its part.
-    pieces = list(_pieces(heapq.merge(*(link.outputs() for link in links)), summary))
+    pieces = list(_pieces(chain.from_iterable(_merged(links)), summary))
     return summary, pieces
 
 
@@ -418,8 +448,21 @@ def _worker(
     summary, outputs = shard.finish(None if final == _NO_CLOCK else final, last)
     back.send(summary)
     for start in range(0, len(outputs), _OUTPUTS):
-        back.send(outputs[start : start + _OUTPUTS])
-    back.send([])
+        back.send(_columns(outputs[start : start + _OUTPUTS]))
+    back.send(_columns([]))  # the end
+
+
+def _columns(outputs: list[Output]) -> _Outputs:
+    """Outputs as a worker sends them: to pickle, a few objects for many SLA events."""
+    bodies = [output[4] for output in outputs]
+    return (
+        array("q", [output[0] for output in outputs]),
+        [output[1] for output in outputs],
+        [output[2] for output in outputs],
+        [output[3] for output in outputs],
+        array("q", map(len, bodies)),
+        "".join(bodies),
+    )
 
 
 def _pieces(outputs: Iterable[Output], summary: ReplaySummary) -> Iterator[str]:
