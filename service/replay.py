@@ -52,8 +52,6 @@ InputLine = tuple[int, Text, Instant | None, Instant | None]
 """(line number, text, the clock before the line, the clock after reading it)"""
 Read = tuple[int, Text, Instant | None, Instant | None, int]  # an InputLine and its ticket's hash
 Output = tuple[Instant, str, str, int, str]  # sort key (occurred_at, tenant, ticket, n), JSON
-_Outputs = tuple[Sequence[int], list[str], list[str], list[int], Sequence[int], str]
-"""Outputs as a worker sends them: the sort keys by column, the texts' lengths, the texts"""
 _BATCH = 2_000  # lines a message to a worker
 _OUTPUTS = 1_000  # SLA events a message from a worker (about 500 KB)
 _PIPE_BYTES = 1 << 20  # a pipe's buffer: Linux's most for a user (/proc/sys/fs/pipe-max-size)
@@ -317,15 +315,12 @@ class _Link:
         except (EOFError, OSError):
             raise _died(self.shard, self.processes) from None
 
+    def summary(self) -> ReplaySummary:
+        return cast(ReplaySummary, self.receive())
+
     def outputs(self) -> list[Output]:
-        """The worker's next SLA events in order, as ``_worker`` sends them (the sort keys
-        by column, the texts joined, with their lengths); none: it sent them all."""
-        occurred, tenants, tickets, counts, lengths, text = cast(_Outputs, self.receive())
-        bodies, at = [], 0
-        for length in lengths:
-            bodies.append(text[at : at + length])
-            at += length
-        return list(zip(occurred, tenants, tickets, counts, bodies, strict=True))
+        """The worker's next SLA events in order (none: it sent them all)."""
+        return cast(list[Output], self.receive())
 
 
 def _merged(links: list[_Link]) -> Iterator[list[Output]]:
@@ -389,7 +384,7 @@ def _share(
         if header:
             link.send(array("q", header).tobytes(), b"".join(batch))
         link.send(end)
-    parts = [cast(ReplaySummary, link.receive()) for link in links]
+    parts = [link.summary() for link in links]
     summary = ReplaySummary(clock=parts[0].clock)
     for part in parts:
         summary.events += part.events
@@ -448,21 +443,8 @@ def _worker(
     summary, outputs = shard.finish(None if final == _NO_CLOCK else final, last)
     back.send(summary)
     for start in range(0, len(outputs), _OUTPUTS):
-        back.send(_columns(outputs[start : start + _OUTPUTS]))
-    back.send(_columns([]))  # the end
-
-
-def _columns(outputs: list[Output]) -> _Outputs:
-    """Outputs as a worker sends them: to pickle, a few objects for many SLA events."""
-    bodies = [output[4] for output in outputs]
-    return (
-        array("q", [output[0] for output in outputs]),
-        [output[1] for output in outputs],
-        [output[2] for output in outputs],
-        [output[3] for output in outputs],
-        array("q", map(len, bodies)),
-        "".join(bodies),
-    )
+        back.send(outputs[start : start + _OUTPUTS])
+    back.send([])  # the end
 
 
 def _pieces(outputs: Iterable[Output], summary: ReplaySummary) -> Iterator[str]:
