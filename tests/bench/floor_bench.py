@@ -13,9 +13,10 @@ Two loops over the file's lines, with no engine at all:
 Each runs in one process, then in two forked processes that split the file in two halves
 by bytes (each reads only its own). Each prints events/s (wall, from the first process's
 start to the last one's end) and µs of CPU per event (user + system, all processes). No
-replay of the same file, on any number of processes, can beat these figures: they are what
-no engine work could exceed. ``python -m tests.bench.floor_bench --file F`` (make one with
-``python -m tests.bench.generate``); ``--repeat N`` keeps the best of N runs of each.
+replay of the same file on as many processes can beat ``decode``: every replay decodes
+every line; ``decode+encode`` is nearer what a replay does besides its engine.
+``python -m tests.bench.floor_bench --file F`` (make one with ``python -m
+tests.bench.generate``); ``--repeat N`` keeps the best of N runs of each.
 """
 
 import argparse
