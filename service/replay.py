@@ -11,6 +11,9 @@ Output is ordered by ``occurred_at``, then tenant and ticket, then the order the
 produced a ticket's events in; ``emitted_at`` equals ``occurred_at``. Tickets are
 independent, so with several workers each forked process runs the engine for a share of
 the tickets, given every line's clock by the reader; the output is the same byte for byte.
+The reader sends a worker its lines as bytes in batches; a worker sends its SLA events back
+in order once every line is read, a message at a time, and the reader merges them as they
+come but writes none before it has them all.
 
 A bad line never costs another line's output: lines are read as bytes and decoded one by
 one (a line that is not UTF-8 is reported like any invalid line), and any exception while
@@ -18,18 +21,20 @@ processing a line is reported as that line's "internal error". A worker process 
 ends the run with ``ReplayFailed`` naming it and how it ended, never a hang.
 """
 
+import fcntl
 import gc
-import heapq
 import multiprocessing
 import signal
 import zlib
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import TextIO
+from typing import TextIO, cast
 
 import orjson
 from tqdm import tqdm
@@ -37,7 +42,7 @@ from tqdm import tqdm
 from service.core.engine import Engine, ticket_key
 from service.core.errors import InvalidEvent, SlaTimerError
 from service.core.events import SlaEvent, TicketEvent
-from service.core.instant import Instant, format_instant
+from service.core.instant import SECOND, Instant, format_instant
 from service.core.policy import PolicySet
 from service.wire import decode, encode_json, parse_timestamp
 
@@ -47,8 +52,13 @@ InputLine = tuple[int, Text, Instant | None, Instant | None]
 """(line number, text, the clock before the line, the clock after reading it)"""
 Read = tuple[int, Text, Instant | None, Instant | None, int]  # an InputLine and its ticket's hash
 Output = tuple[Instant, str, str, int, str]  # sort key (occurred_at, tenant, ticket, n), JSON
-_BATCH = 2_000
+_BATCH = 2_000  # lines a message to a worker
 _CHUNK = 1_000  # lines decoded together in one process (Shard.read)
+_OUTPUTS = 1_000  # SLA events a message from a worker (about 500 KB)
+_PIPE_BYTES = 1 << 20  # a pipe's buffer: Linux's most for a user (/proc/sys/fs/pipe-max-size)
+_PIECE = 4_096  # SLA events a write
+_END = -1  # the first number of the message that ends a worker's lines (a line's is >= 1)
+_NO_CLOCK = -(1 << 63)  # no clock yet, in a batch's header: before every instant
 _BOM = "\ufeff"
 _ERROR_CHARS = 300  # of an exception's text in an "internal error" reason
 
@@ -83,18 +93,17 @@ def run_replay(
 ) -> ReplaySummary:
     """Replay JSON lines; SLA events to ``out``, bad lines and the summary to ``err``.
     ``ReplayFailed`` if a worker process dies."""
+    text: Iterable[str]
     with _no_cycle_collection():
         if workers <= 1:
             summary, outputs = play(Shard(policies), lines, until, err)
-            streams = [outputs]
+            text = _pieces(outputs, summary)
         else:
-            summary, streams = _run_forked(policies, lines, until, err, workers)
+            summary, text = _run_forked(policies, lines, until, err, workers)
     for number, reason in summary.invalid:
         err.write(f"line {number}: {reason}\n")
-    for _, _, _, _, body in heapq.merge(*streams):
-        out.write(body)
-        out.write("\n")
-        summary.emitted += 1
+    for piece in text:
+        out.write(piece)
     return summary
 
 
@@ -114,9 +123,14 @@ def play(
         number, clock = shard.read(_numbered(lines, err))
     else:
         clock, number = None, 0
+        mine: list[InputLine] = []
         for number, text, before, clock, ticket_hash in _clocked(lines, err):
             if ticket_hash % shares == index:
-                shard.take(number, text, before, clock)
+                mine.append((number, text, before, clock))
+                if len(mine) == _CHUNK:
+                    shard.take_lines(mine)
+                    mine = []
+        shard.take_lines(mine)
     return shard.finish(_final_clock(clock, until, err), number)
 
 
@@ -140,11 +154,19 @@ class Shard:
         while chunk := list(islice(lines, _CHUNK)):
             # A chunk's lines are decoded first, then taken: the decoder and the engine
             # each run hot in the caches (a fifth less CPU than taking turns per line).
-            for (number, text), line in zip(chunk, _decoded(chunk), strict=True):
+            decoded = _decoded(text for _, text in chunk)
+            for (number, text), line in zip(chunk, decoded, strict=True):
                 at = line.occurred_at if isinstance(line, TicketEvent) else _peek(text)[0]
                 before, clock = clock, _moved(clock, at)
                 self.take(number, line, before, clock)
         return number, clock
+
+    def take_lines(self, lines: Sequence[InputLine]) -> None:
+        """Lines of a share, each with the clocks the reader saw before and after it:
+        decoded first, then taken (the decoder, then the engine, hot in the caches)."""
+        decoded = _decoded(text for _, text, _, _ in lines)
+        for (number, _, before, clock), line in zip(lines, decoded, strict=True):
+            self.take(number, line, before, clock)
 
     def take(
         self,
@@ -237,10 +259,10 @@ class Shard:
         self.summary.invalid.append((number, f"internal error: {type(error).__name__}: {text}"))
 
 
-def _decoded(chunk: Sequence[tuple[int, Text]]) -> list[TicketEvent | Exception]:
+def _decoded(texts: Iterable[Text]) -> list[TicketEvent | Exception]:
     """Each line's event, or what decoding it raised (invalid, or its internal error)."""
     found: list[TicketEvent | Exception] = []
-    for _, text in chunk:
+    for text in texts:
         try:
             found.append(decode(text))
         except Exception as error:
@@ -250,19 +272,29 @@ def _decoded(chunk: Sequence[tuple[int, Text]]) -> list[TicketEvent | Exception]
 
 def _run_forked(
     policies: PolicySet, lines: Iterable[Text], until: Instant | None, err: TextIO, workers: int
-) -> tuple[ReplaySummary, list[list[Output]]]:
+) -> tuple[ReplaySummary, list[str]]:
+    """The tickets shared between ``workers`` forked processes: the summary and the SLA
+    events as text, every worker's merged in order, all in before any is written."""
     context = multiprocessing.get_context("fork")  # workers inherit the loaded policies
-    pipes = [context.Pipe() for _ in range(workers)]
-    processes = [
-        context.Process(target=_worker, args=(policies, child), daemon=True) for _, child in pipes
+    feeds = [_widened(context.Pipe(duplex=False)) for _ in range(workers)]  # (theirs, ours)
+    backs = [_widened(context.Pipe(duplex=False)) for _ in range(workers)]  # (ours, theirs)
+    ends = [end for pair in feeds + backs for end in pair]
+    processes: list[BaseProcess] = []
+    for shard in range(workers):
+        theirs = (feeds[shard][0], backs[shard][1])
+        others = [end for end in ends if end not in theirs]
+        args = (policies, *theirs, others)
+        processes.append(context.Process(target=_worker, args=args, daemon=True))
+        processes[-1].start()
+    for (feed, _), (_, back) in zip(feeds, backs, strict=True):
+        feed.close()  # the worker holds its ends: when it dies, the pipes say so
+        back.close()
+    links = [
+        _Link(shard, feed, back, processes)
+        for shard, ((_, feed), (back, _)) in enumerate(zip(feeds, backs, strict=True))
     ]
-    for process in processes:
-        process.start()
-    for _, child in pipes:  # the worker holds its end: when it dies, the pipe says so
-        child.close()
-    parents = [parent for parent, _ in pipes]
     try:
-        results = _share(parents, processes, lines, until, err)
+        result = _share(links, lines, until, err)
     except BaseException:
         for process in processes:
             process.kill()
@@ -270,62 +302,122 @@ def _run_forked(
         raise
     for process in processes:
         process.join()
-    summary = ReplaySummary(clock=results[0][0].clock)
-    for part, _ in results:
+    return result
+
+
+def _widened(pipe: tuple[Connection, Connection]) -> tuple[Connection, Connection]:
+    """The pipe with room for a batch (Linux): writer and reader then take turns far less
+    often than with the 64 KiB a pipe has by default; as it was where it cannot."""
+    with suppress(AttributeError, OSError):  # not Linux, or over the user's pipe memory
+        fcntl.fcntl(pipe[0].fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    return pipe
+
+
+class _Link:
+    """The parent's side of one worker: the pipe its lines go down, the pipe its results
+    come back up; ``ReplayFailed`` as soon as either finds the worker dead."""
+
+    def __init__(
+        self, shard: int, feed: Connection, back: Connection, processes: Sequence[BaseProcess]
+    ) -> None:
+        self.shard, self.feed, self.back, self.processes = shard, feed, back, processes
+
+    def send(self, *messages: bytes) -> None:
+        try:
+            for message in messages:
+                self.feed.send_bytes(message)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
+            raise _died(self.shard, self.processes) from None
+
+    def receive(self) -> object:
+        """The worker's next message: it either sends it whole or dies without it."""
+        process = self.processes[self.shard]
+        if self.back not in wait([self.back, process.sentinel]) and not self.back.poll():
+            raise _died(self.shard, self.processes)
+        try:
+            return self.back.recv()
+        except (EOFError, OSError):
+            raise _died(self.shard, self.processes) from None
+
+    def summary(self) -> ReplaySummary:
+        return cast(ReplaySummary, self.receive())
+
+    def outputs(self) -> list[Output]:
+        """The worker's next SLA events in order (none: it sent them all)."""
+        return cast(list[Output], self.receive())
+
+
+def _merged(links: list[_Link]) -> Iterator[list[Output]]:
+    """The workers' SLA events in order, a block at a time: everything up to the least of
+    the last sort keys received from the workers still sending is sorted and given (each
+    worker's part is already in order: runs, which ``list.sort`` merges in C)."""
+    pending = [link.outputs() for link in links]
+    sending = [bool(part) for part in pending]
+    while any(pending):
+        bound = min(
+            (part[-1] for part, more in zip(pending, sending, strict=True) if more), default=None
+        )
+        block: list[Output] = []
+        for index, part in enumerate(pending):
+            cut = len(part) if bound is None else bisect_right(part, bound)
+            block += part[:cut]
+            pending[index] = part[cut:]
+            if not pending[index] and sending[index]:
+                pending[index] = links[index].outputs()
+                sending[index] = bool(pending[index])
+        block.sort()
+        yield block
+
+
+def _share(
+    links: list[_Link], lines: Iterable[Text], until: Instant | None, err: TextIO
+) -> tuple[ReplaySummary, list[str]]:
+    """Send each worker its lines in batches, then the final clock and the last line's
+    number; then take their summaries and merge their SLA events as they send them.
+
+    A batch is two messages of bytes, not a pickle of objects: a header of four numbers a
+    line (its number, the clock before it and after it, ``_NO_CLOCK`` for none, and its
+    length: ``~length`` for a line given as text, sent as UTF-8 with its lone surrogates kept)
+    and the lines joined."""
+    workers = len(links)
+    headers: list[list[int]] = [[] for _ in links]
+    texts: list[list[bytes]] = [[] for _ in links]
+    now = _NO_CLOCK  # the clock, as ``_moved`` moves it: every valid time is later
+    number = 0
+    for number, text in _numbered(lines, err):
+        at, ticket_hash = _peek(text)
+        before = now
+        if at is not None and at > now:
+            now = at
+        shard = ticket_hash % workers
+        if isinstance(text, bytes):
+            data, size = text, len(text)
+        else:
+            data = text.encode("utf-8", "surrogatepass")
+            size = ~len(data)
+        header = headers[shard]
+        header += (number, before, now, size)
+        texts[shard].append(data)
+        if len(header) >= 4 * _BATCH:
+            links[shard].send(array("q", header).tobytes(), b"".join(texts[shard]))
+            headers[shard], texts[shard] = [], []
+    clock = None if now == _NO_CLOCK else now
+    final = _final_clock(clock, until, err)
+    end = array("q", (_END, _NO_CLOCK if final is None else final, number)).tobytes()
+    for link, header, batch in zip(links, headers, texts, strict=True):
+        if header:
+            link.send(array("q", header).tobytes(), b"".join(batch))
+        link.send(end)
+    parts = [link.summary() for link in links]
+    summary = ReplaySummary(clock=parts[0].clock)
+    for part in parts:
         summary.events += part.events
         summary.tickets += part.tickets
         summary.invalid += part.invalid
     summary.invalid.sort()
-    return summary, [outputs for _, outputs in results]
-
-
-def _share(
-    parents: list[Connection],
-    processes: Sequence[BaseProcess],
-    lines: Iterable[Text],
-    until: Instant | None,
-    err: TextIO,
-) -> list[tuple[ReplaySummary, list[Output]]]:
-    """Send each worker its lines, then the final clock and the last line's number, and
-    collect the results; ``ReplayFailed`` as soon as a worker is found dead."""
-    workers = len(parents)
-    batches: list[list[InputLine]] = [[] for _ in range(workers)]
-    clock, number = None, 0
-
-    def send(shard: int, message: object) -> None:
-        try:
-            parents[shard].send(message)
-        except OSError:  # BrokenPipeError, ConnectionResetError: the worker is gone
-            raise _died(shard, processes) from None
-
-    for number, text, before, clock, ticket_hash in _clocked(lines, err):
-        shard = ticket_hash % workers
-        batches[shard].append((number, text, before, clock))
-        if len(batches[shard]) >= _BATCH:
-            send(shard, batches[shard])
-            batches[shard] = []
-    final = _final_clock(clock, until, err)
-    for shard, batch in enumerate(batches):
-        send(shard, batch)
-        send(shard, (final, number))
-    results: dict[int, tuple[ReplaySummary, list[Output]]] = {}
-    ends = {id(parent): shard for shard, parent in enumerate(parents)}
-    ends |= {process.sentinel: shard for shard, process in enumerate(processes)}
-    while len(results) < workers:
-        waiting: list[Connection | int] = [p for i, p in enumerate(parents) if i not in results]
-        waiting += [p.sentinel for i, p in enumerate(processes) if i not in results]
-        for ready in wait(waiting):
-            shard = ends[ready if isinstance(ready, int) else id(ready)]
-            if shard in results:
-                continue
-            # A worker that exited has either sent its whole result or died without it.
-            if ready is not parents[shard] and not parents[shard].poll():
-                raise _died(shard, processes)
-            try:
-                results[shard] = parents[shard].recv()
-            except (EOFError, OSError):
-                raise _died(shard, processes) from None
-    return [results[shard] for shard in range(workers)]
+    # The whole text before any is written: a worker may still die while sending its part.
+    pieces = list(_pieces(chain.from_iterable(_merged(links)), summary))
+    return summary, pieces
 
 
 def _died(shard: int, processes: Sequence[BaseProcess]) -> ReplayFailed:
@@ -344,14 +436,60 @@ def _died(shard: int, processes: Sequence[BaseProcess]) -> ReplayFailed:
     )
 
 
-def _worker(policies: PolicySet, pipe: Connection) -> None:
+def _worker(
+    policies: PolicySet, feed: Connection, back: Connection, inherited: list[Connection]
+) -> None:
+    """Replay the batches read from ``feed`` (see ``_share``), then send back the summary
+    and the SLA events in order, a few thousand a message."""
+    for end in inherited:  # the other workers' ends and the parent's: theirs to close
+        end.close()
     gc.disable()
     shard = Shard(policies)
-    while isinstance(batch := pipe.recv(), list):
-        for number, text, before, clock in batch:
-            shard.take(number, text, before, clock)
-    final, last = batch
-    pipe.send(shard.finish(final, last))
+    while (header := array("q", feed.recv_bytes()))[0] != _END:
+        batch = feed.recv_bytes()
+        at = 0
+        fields = iter(header)
+        lines: list[InputLine] = []
+        for number, before, clock, size in zip(fields, fields, fields, fields, strict=True):
+            text: Text
+            if size >= 0:
+                text = batch[at : at + size]
+                at += size
+            else:
+                text = batch[at : at - size - 1].decode("utf-8", "surrogatepass")
+                at += ~size
+            lines.append(
+                (
+                    number,
+                    text,
+                    None if before == _NO_CLOCK else before,
+                    None if clock == _NO_CLOCK else clock,
+                )
+            )
+        shard.take_lines(lines)
+    _, final, last = header
+    summary, outputs = shard.finish(None if final == _NO_CLOCK else final, last)
+    back.send(summary)
+    for start in range(0, len(outputs), _OUTPUTS):
+        back.send(outputs[start : start + _OUTPUTS])
+    back.send([])  # the end
+
+
+def _pieces(outputs: Iterable[Output], summary: ReplaySummary) -> Iterator[str]:
+    """The SLA events as text, a line each, in pieces of a few thousand lines; counted
+    into ``summary.emitted``."""
+    piece: list[str] = []
+    for output in outputs:
+        piece.append(output[4])
+        if len(piece) == _PIECE:
+            summary.emitted += len(piece)
+            piece.append("")
+            yield "\n".join(piece)
+            piece = []
+    if piece:
+        summary.emitted += len(piece)
+        piece.append("")
+        yield "\n".join(piece)
 
 
 def _numbered(lines: Iterable[Text], err: TextIO) -> Iterator[tuple[int, Text]]:
@@ -397,10 +535,40 @@ def _peek(text: Text) -> tuple[Instant | None, int]:
     except (orjson.JSONDecodeError, AttributeError):  # not JSON, not UTF-8, not an object
         return None, 0
     ticket_hash = zlib.crc32(ticket_key(str(raw.get("tenant", "default")), str(ticket)).encode())
+    return (_instant(value) if isinstance(value, str) else None), ticket_hash
+
+
+def _instant(text: str) -> Instant | None:
+    """``parse_timestamp(text)``, or None where it raises ``ValueError``; the reader reads
+    every line's time, so the common form (``2026-01-13T09:30:00Z``) takes a short cut.
+    Such a time is its day's midnight (``parse_timestamp`` of the day, kept) plus the time of
+    day: the day decides alone whether the whole is valid (format, date, range: a day inside
+    1970-2199 keeps all its seconds inside), and a time of day from the tables always is."""
+    if len(text) == 20:
+        hour, minute = _HOURS.get(text[11:14]), _MINUTES.get(text[14:17])
+        second = _SECONDS.get(text[17:])
+        if hour is not None and minute is not None and second is not None:
+            day = _DAYS.get(text[:11])
+            if day is None:
+                try:
+                    day = parse_timestamp(text[:11] + "00:00:00Z")
+                except ValueError:
+                    return None  # the whole is invalid too (its day is)
+                if len(_DAYS) >= _DAYS_KEPT:
+                    _DAYS.clear()
+                _DAYS[text[:11]] = day
+            return day + hour + minute + second
     try:
-        return (parse_timestamp(value) if isinstance(value, str) else None), ticket_hash
+        return parse_timestamp(text)
     except ValueError:
-        return None, ticket_hash
+        return None
+
+
+_HOURS = {f"{n:02}:": n * 3600 * SECOND for n in range(24)}
+_MINUTES = {f"{n:02}:": n * 60 * SECOND for n in range(60)}
+_SECONDS = {f"{n:02}Z": n * SECOND for n in range(60)}
+_DAYS: dict[str, Instant] = {}  # "2026-01-13T" -> its midnight, for ``_instant``
+_DAYS_KEPT = 4096
 
 
 def _final_clock(clock: Instant | None, until: Instant | None, err: TextIO) -> Instant | None:
