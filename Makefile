@@ -49,6 +49,7 @@ bench: install  ## benchmarks; they print their figures
 	$(BIN)/python -m tests.bench.calendar_bench
 	$(BIN)/python -m tests.bench.replay_bench
 	$(BIN)/python -m tests.bench.deadline_bench
+	$(BIN)/python -m tests.bench.floor_bench
 	$(BIN)/python -m tests.bench.state_bench
 	$(BIN)/python -m tests.bench.memory_bench
 	$(BIN)/python -m tests.bench.hostile_bench

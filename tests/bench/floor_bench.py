@@ -15,14 +15,15 @@ by bytes (each reads only its own). Each prints events/s (wall, from the first p
 start to the last one's end) and µs of CPU per event (user + system, all processes). No
 replay of the same file on as many processes can beat ``decode``: every replay decodes
 every line; ``decode+encode`` is nearer what a replay does besides its engine.
-``python -m tests.bench.floor_bench --file F`` (make one with ``python -m
-tests.bench.generate``); ``--repeat N`` keeps the best of N runs of each.
+``python -m tests.bench.floor_bench [--file F]`` (without ``--file``: the 1M events of
+``replay_bench``, generated); ``--repeat N`` keeps the best of N runs of each.
 """
 
 import argparse
 import gc
 import multiprocessing
 import resource
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,8 @@ from service.core.events import SlaEvent, SlaEventType
 from service.core.instant import SECOND
 from service.wire import decode
 from service.wire.codec import encode_json
+
+from .generate import stream
 
 Step = Callable[[bytes], object]
 
@@ -126,16 +129,29 @@ def measure(path: Path, processes: int, step: Step) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--file", type=Path, required=True, help="JSON lines of input events")
+    parser.add_argument(
+        "--file", type=Path, help="JSON lines of input events (default: the replay benchmark's)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="keep the best of this many runs")
     args = parser.parse_args()
-    lines = run_range(args.file, 0, args.file.stat().st_size, lambda line: None)
-    with args.file.open("rb") as first:
+    if args.file is not None:
+        run(args.file, args.repeat)
+        return
+    with tempfile.TemporaryDirectory() as folder:  # replay_bench's 1M events
+        path = Path(folder) / "events.jsonl"
+        with path.open("w") as out:
+            out.writelines(line + "\n" for line in stream(100_000, 1_000_000, 0.01))
+        run(path, args.repeat)
+
+
+def run(file: Path, repeat: int) -> None:
+    lines = run_range(file, 0, file.stat().st_size, lambda line: None)
+    with file.open("rb") as first:
         SLA_EVENT.append(representative(first.readline()))
-    print(f"floor benchmark: {lines:,} lines, {args.file.stat().st_size / 1e6:,.0f} MB")
+    print(f"floor benchmark: {lines:,} lines, {file.stat().st_size / 1e6:,.0f} MB")
     for name, step in STEPS.items():
         for processes in (1, 2):
-            runs = [measure(args.file, processes, step) for _ in range(args.repeat)]
+            runs = [measure(file, processes, step) for _ in range(repeat)]
             wall = min(wall for wall, _ in runs)
             cpu = min(cpu for _, cpu in runs)
             print(
