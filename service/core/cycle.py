@@ -108,8 +108,11 @@ class Cycle:
         self.refresh_due()
 
     def reopen(self, at: Instant, target: Target, rule: ClockRule, policy: Policy) -> None:
-        """Resume a met or stopped cycle from ``at``, on the target that applies now."""
+        """Resume a met or stopped cycle from ``at``, on the target that applies now. It runs:
+        a cycle stopped while paused is not paused any more (the ticket's status then pauses
+        it again if it should), so the reopen is its one ``sla.resumed``."""
         self.since = max(at, self.since)
+        self.paused = False
         self.closed = self.closed_at = None
         self.target, self.rule, self.policy = target, rule, policy
         self.refresh_due()

@@ -89,12 +89,12 @@ def test_a_ticket_past_its_snapshot_publishes_what_in_order_delivery_does_every_
     _check(EVERY_OPTION, delivery)
 
 
-# Found by the search above with SLA_EXAMPLES=3000 (2026-12-01), on the code of 2026-11-30
-# too; not yet fixed. A ticket solved at 8:00 and reopened at 8:15: delivered in order, its
-# resolution clock is paused, stopped, then resumed by the reopen. Delivered with the reopen
-# before the pause and the solve (and past the small limits' snapshot), the resume it first
-# published (from the pause) is never retracted once the late solve refolds the ticket, so a
-# consumer holds one sla.resumed more. strict: this fails once it is fixed; drop the mark then.
+# Found by the search above with SLA_EXAMPLES=3000 (2026-12-01). A ticket paused at 8:00,
+# solved at 8:00 and reopened at 8:15: the reopen resumed its stopped resolution cycle, and
+# the cycle, still marked paused, was resumed a second time by the open status, the same
+# sla.resumed twice. In order that is one id published twice; delivered with the reopen
+# before the pause and the solve, the refold matched the first to the resume it had
+# published from the pause and gave the second a new id: a consumer held two.
 _REOPENED_LATE = [
     ("T1-1", EventType.FIRST_RESPONSE, 0, None, {}),
     ("T1-2", EventType.FIRST_RESPONSE, 0, None, {}),
@@ -119,7 +119,6 @@ _REOPENED_LATE = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="known: a resume published before a late solve stands")
 def test_a_reopen_delivered_before_the_pause_and_the_solve_it_follows() -> None:
     late = [
         TicketEvent(

@@ -199,6 +199,43 @@ def test_reopen_resumes_resolution_with_its_elapsed_time() -> None:
     ]
 
 
+def test_a_ticket_solved_while_pending_resumes_once_when_it_reopens() -> None:
+    history = ticket()
+    history.add("2026-01-09 16:30", "agent_reply")
+    history.add("2026-01-12 11:00", "status_change", status="pending")  # 3h counted
+    history.add("2026-01-12 13:00", "status_change", status="solved")
+    history.add("2026-01-14 09:00", "status_change", status="open")
+    out = [
+        e
+        for e in run(POLICIES, history.events, until="2026-01-20 00:00")
+        if e.metric == "resolution"
+    ]
+    assert [(e.type, show(e.occurred_at), e.elapsed // HOUR) for e in out] == [
+        ("sla.started", "Fri 2026-01-09 16:00", 0),
+        ("sla.paused", "Mon 2026-01-12 11:00", 3),
+        ("sla.met", "Mon 2026-01-12 13:00", 3),
+        ("sla.resumed", "Wed 2026-01-14 09:00", 3),
+        ("sla.breach", "Fri 2026-01-16 14:00", 24),
+    ]
+
+
+def test_a_ticket_solved_while_pending_and_reopened_pending_resumes_then_pauses() -> None:
+    history = ticket()
+    history.add("2026-01-09 16:30", "agent_reply")
+    history.add("2026-01-12 11:00", "status_change", status="pending")
+    history.add("2026-01-12 13:00", "status_change", status="solved")
+    history.add("2026-01-14 09:00", "status_change", status="pending")
+    out = [
+        (e.type, show(e.occurred_at))
+        for e in run(POLICIES, history.events, until="2026-01-20 00:00")
+        if e.metric == "resolution"
+    ]
+    assert out[-2:] == [
+        ("sla.resumed", "Wed 2026-01-14 09:00"),
+        ("sla.paused", "Wed 2026-01-14 09:00"),
+    ]
+
+
 def test_reopen_with_new_cycle_starts_counting_from_zero() -> None:
     policies = load_policy_text(
         OFFICE
