@@ -44,7 +44,8 @@ from service.core.errors import InvalidEvent, SlaTimerError
 from service.core.events import SlaEvent, TicketEvent
 from service.core.instant import SECOND, Instant, format_instant
 from service.core.policy import PolicySet
-from service.wire import decode, encode_json, parse_timestamp
+from service.wire import decoded as wire_decoded
+from service.wire import encode_json, parse_timestamp
 
 Text = str | bytes
 """A line as read: bytes from a file or stdin (decoded by ``decode``), or text."""
@@ -154,7 +155,7 @@ class Shard:
         while chunk := list(islice(lines, _CHUNK)):
             # A chunk's lines are decoded first, then taken: the decoder and the engine
             # each run hot in the caches (a fifth less CPU than taking turns per line).
-            decoded = _decoded(text for _, text in chunk)
+            decoded = [wire_decoded(text) for _, text in chunk]
             for (number, text), line in zip(chunk, decoded, strict=True):
                 at = line.occurred_at if isinstance(line, TicketEvent) else _peek(text)[0]
                 before, clock = clock, _moved(clock, at)
@@ -164,18 +165,18 @@ class Shard:
     def take_lines(self, lines: Sequence[InputLine]) -> None:
         """Lines of a share, each with the clocks the reader saw before and after it:
         decoded first, then taken (the decoder, then the engine, hot in the caches)."""
-        decoded = _decoded(text for _, text, _, _ in lines)
+        decoded = [wire_decoded(text) for _, text, _, _ in lines]
         for (number, _, before, clock), line in zip(lines, decoded, strict=True):
             self.take(number, line, before, clock)
 
     def take(
         self,
         number: int,
-        line: Text | TicketEvent | Exception,
+        line: TicketEvent | Exception,
         before: Instant | None,
         clock: Instant | None,
     ) -> None:
-        """One line: its text, or what decoding it gave. Every ticket first sees the clock as it
+        """One line: what decoding it gave. Every ticket first sees the clock as it
         was before the line (in one process that already happened after the previous line;
         a worker catches up here), so a late event finds exactly what a single process
         would have published. Any exception is this line's internal error; the run goes on."""
@@ -187,16 +188,11 @@ class Shard:
     def _take(
         self,
         number: int,
-        line: Text | TicketEvent | Exception,
+        line: TicketEvent | Exception,
         before: Instant | None,
         clock: Instant | None,
     ) -> None:
         self._advance(number, before)
-        if isinstance(line, str | bytes):
-            try:
-                line = decode(line)
-            except InvalidEvent as error:
-                line = error
         if isinstance(line, InvalidEvent):
             self.summary.invalid.append((number, line.reason))
             return
@@ -257,17 +253,6 @@ class Shard:
         if len(text) > _ERROR_CHARS:
             text = text[: _ERROR_CHARS - 3] + "..."
         self.summary.invalid.append((number, f"internal error: {type(error).__name__}: {text}"))
-
-
-def _decoded(texts: Iterable[Text]) -> list[TicketEvent | Exception]:
-    """Each line's event, or what decoding it raised (invalid, or its internal error)."""
-    found: list[TicketEvent | Exception] = []
-    for text in texts:
-        try:
-            found.append(decode(text))
-        except Exception as error:
-            found.append(error)
-    return found
 
 
 def _run_forked(
@@ -382,13 +367,9 @@ def _share(
     workers = len(links)
     headers: list[list[int]] = [[] for _ in links]
     texts: list[list[bytes]] = [[] for _ in links]
-    now = _NO_CLOCK  # the clock, as ``_moved`` moves it: every valid time is later
+    clock: Instant | None = None
     number = 0
-    for number, text in _numbered(lines, err):
-        at, ticket_hash = _peek(text)
-        before = now
-        if at is not None and at > now:
-            now = at
+    for number, text, before, clock, ticket_hash in _clocked(lines, err):
         shard = ticket_hash % workers
         if isinstance(text, bytes):
             data, size = text, len(text)
@@ -396,12 +377,16 @@ def _share(
             data = text.encode("utf-8", "surrogatepass")
             size = ~len(data)
         header = headers[shard]
-        header += (number, before, now, size)
+        header += (
+            number,
+            _NO_CLOCK if before is None else before,
+            _NO_CLOCK if clock is None else clock,
+            size,
+        )
         texts[shard].append(data)
         if len(header) >= 4 * _BATCH:
             links[shard].send(array("q", header).tobytes(), b"".join(texts[shard]))
             headers[shard], texts[shard] = [], []
-    clock = None if now == _NO_CLOCK else now
     final = _final_clock(clock, until, err)
     end = array("q", (_END, _NO_CLOCK if final is None else final, number)).tobytes()
     for link, header, batch in zip(links, headers, texts, strict=True):

@@ -16,6 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import service.replay
+import service.wire.codec
 from service.policyfile import load_policies
 from service.replay import ReplayFailed, _instant, run_replay
 from service.wire import parse_timestamp
@@ -130,14 +131,14 @@ def test_lines_of_any_kind_replay_the_same_on_any_number_of_workers(until: int |
 
 
 def dies_on(marker: bytes, die: Callable[[], None], monkeypatch: pytest.MonkeyPatch) -> None:
-    real = service.replay.decode
+    real = service.wire.codec.decode
 
     def dying(text: str | bytes) -> object:  # runs in the forked workers only
         if marker in (text if isinstance(text, bytes) else text.encode()):
             die()
         return real(text)
 
-    monkeypatch.setattr(service.replay, "decode", dying)
+    monkeypatch.setattr(service.wire.codec, "decode", dying)
 
 
 def test_a_worker_that_dies_in_the_middle_of_a_long_file_ends_the_run_promptly(

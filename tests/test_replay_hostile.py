@@ -21,6 +21,7 @@ from types import FrameType
 import pytest
 
 import service.replay
+import service.wire.codec
 from service.cli import main
 from service.core.events import SlaEvent
 from tests.bench.generate import stream
@@ -144,14 +145,14 @@ def test_an_exception_while_decoding_a_line_is_that_lines_internal_error(
     reference[5] = json.dumps({"type": "nope", "occurred_at": victim["occurred_at"]}).encode()
     (tmp_path / "reference.jsonl").write_bytes(b"\n".join(reference) + b"\n")
     _, reference_out, _ = replay(tmp_path / "reference.jsonl", 1, capsys)
-    real = service.replay.decode
+    real = service.wire.codec.decode
 
     def failing(text: str | bytes) -> object:
         if json.loads(text)["event_id"] == victim["event_id"]:
             raise RuntimeError("boom")
         return real(text)
 
-    monkeypatch.setattr(service.replay, "decode", failing)
+    monkeypatch.setattr(service.wire.codec, "decode", failing)
     (tmp_path / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     code, out, err = replay(tmp_path / "events.jsonl", workers, capsys)
     assert code == 1
@@ -209,14 +210,14 @@ def test_a_worker_that_dies_ends_the_run_promptly_with_an_error_naming_it(
     die: Callable[[], None],
     how: str,
 ) -> None:
-    real = service.replay.decode
+    real = service.wire.codec.decode
 
     def dying(text: str | bytes) -> object:  # runs in the forked workers only
         if b"T-7-" in (text if isinstance(text, bytes) else text.encode()):
             die()
         return real(text)
 
-    monkeypatch.setattr(service.replay, "decode", dying)
+    monkeypatch.setattr(service.wire.codec, "decode", dying)
     path = clean_file(tmp_path)
     started = time.monotonic()
     code, out, err = replay(path, 2, capsys)

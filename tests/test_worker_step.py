@@ -11,7 +11,7 @@ from service.core.engine import Engine, Lifecycle, ticket_key
 from service.core.instant import HOUR, MINUTE, SECOND, Instant, format_instant
 from service.core.policy import PolicySet
 from service.policyfile import load_policies
-from service.worker import step as step_module
+from service.wire import codec
 from service.worker.compliance import LiveCompliance
 from service.worker.metrics import Metrics
 from service.worker.step import Message, Plan, Step, Topics
@@ -197,14 +197,14 @@ def test_every_failing_message_of_a_batch_is_dead_lettered_in_input_order(
     # breaks it (an internal error) and one the engine refuses still come out in the
     # order they came in, and the valid messages between them are applied.
     worker = Worker(policies)
-    real_decode = step_module.decode
+    real_decode = codec.decode
 
     def decode(raw: bytes) -> object:
         if raw == b"boom":
             raise RuntimeError("decoder bug")
         return real_decode(raw)
 
-    monkeypatch.setattr(step_module, "decode", decode)
+    monkeypatch.setattr(codec, "decode", decode)
 
     def big(ticket: str, prefix: str, minute: int) -> Message:
         text = {f"{prefix}{n}": "v" * 4000 for n in range(3)}

@@ -10,7 +10,7 @@ it and the core's domain events.
 The core never sees the models. Import from here; the submodules are the layout.
 """
 
-from service.wire.codec import INVALID_KINDS, decode, encode_json, parse_timestamp
+from service.wire.codec import INVALID_KINDS, decode, decoded, encode_json, parse_timestamp
 from service.wire.inputs import (
     AgentReply,
     AttributeChange,
@@ -77,6 +77,7 @@ __all__ = [
     "UtcTimestamp",
     "WireSlaEventType",
     "decode",
+    "decoded",
     "encode_json",
     "parse_timestamp",
 ]

@@ -125,6 +125,15 @@ def decode(raw: bytes | str) -> TicketEvent:
     )
 
 
+def decoded(raw: bytes | str) -> TicketEvent | Exception:
+    """``decode``'s event, or what it raised (``InvalidEvent``, or the message's internal
+    error), for callers that decode a batch first and deal with each failure in its turn."""
+    try:
+        return decode(raw)
+    except Exception as error:
+        return error
+
+
 def _check_attributes(attributes: dict[str, AttributeValue]) -> None:
     """The attribute budget of one event (``MAX_ATTRIBUTE*``); ``InvalidEvent`` if over."""
     if len(attributes) > MAX_ATTRIBUTES:

@@ -20,7 +20,8 @@ from service.core.events import SlaEvent, SlaEventType, TicketEvent
 from service.core.instant import Instant
 from service.letter import dead_letter_body
 from service.settings import Settings
-from service.wire import decode, encode_json
+from service.wire import decoded as wire_decoded
+from service.wire import encode_json
 from service.worker import state
 from service.worker.compliance import LiveCompliance
 from service.worker.deadletter import held_dead_letter
@@ -129,7 +130,8 @@ class Step:
         # Every message is decoded first, then applied: each loop runs hot in the caches
         # (the decoder and the engine in turn, not both for every message).
         due = self.topics.due
-        decoded = [None if m.topic == due else _decoded(m.value) for m in messages]
+        # a tombstone (no value) is invalid too
+        decoded = [None if m.topic == due else wire_decoded(m.value or b"") for m in messages]
         for message, event in zip(messages, decoded, strict=True):
             try:
                 out += self._apply(message, event, horizon, plan, dead)
@@ -223,14 +225,6 @@ def dead_letter(message: Record, reason: str, now: Instant) -> tuple[bytes | Non
         value, message.key, reason, message.topic, message.partition, message.offset, now
     )
     return message.key, body
-
-
-def _decoded(value: bytes | None) -> TicketEvent | Exception:
-    """The message's event, or what decoding it raised (a tombstone is invalid too)."""
-    try:
-        return decode(value or b"")
-    except Exception as error:  # InvalidEvent, or the message's internal error
-        return error
 
 
 def _coordinates(message: Record) -> str:
