@@ -148,3 +148,24 @@ def test_non_finite_numbers_are_refused_not_fatal(policies: Path, tmp_path: Path
 
 def lines_text(event: dict[str, object]) -> str:
     return json.dumps(event) + "\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_terminal_gets_a_progress_bar_and_the_same_output(
+    policies: Path, workers: int
+) -> None:
+    text = lines(*(created(f"T{n}", f"2026-01-13T{9 + n:02}:00:00-05:00") for n in range(3)))
+    outputs, errors = [], []
+    for err in (io.StringIO(), _Terminal()):
+        out = io.StringIO()
+        run_replay(load_policies(policies), io.StringIO(text), None, out, err, workers=workers)
+        outputs.append(out.getvalue())
+        errors.append(err.getvalue())
+    assert outputs[0] == outputs[1] and outputs[0].count('"sla.started"') == 3
+    assert errors[0] == ""
+    assert "3 lines" in errors[1]  # tqdm's count, on the terminal only

@@ -15,21 +15,32 @@ by bytes (each reads only its own). Each prints events/s (wall, from the first p
 start to the last one's end) and µs of CPU per event (user + system, all processes). No
 replay of the same file on as many processes can beat ``decode``: every replay decodes
 every line; ``decode+encode`` is nearer what a replay does besides its engine.
+
+A third, ``replay, no engine``, is the whole of ``run_replay`` with 1 and 2 workers (the
+reader's clock and routing, the pipes, decoding, encoding, merging, writing) around an
+engine that does nothing but answer two events in five with the representative SLA event,
+at the event's time for its ticket (about what the benchmark files give): what a replay
+would reach if the engine cost nothing.
 ``python -m tests.bench.floor_bench [--file F]`` (without ``--file``: the 1M events of
 ``replay_bench``, generated); ``--repeat N`` keeps the best of N runs of each.
 """
 
 import argparse
 import gc
+import io
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from service.core.events import SlaEvent, SlaEventType
-from service.core.instant import SECOND
+from service import replay
+from service.core.events import SlaEvent, SlaEventType, TicketEvent
+from service.core.instant import SECOND, Instant
+from service.core.policy import PolicySet
 from service.wire import decode
 from service.wire.codec import encode_json
 
@@ -78,6 +89,52 @@ def encoded(line: bytes) -> object:
 
 
 STEPS: dict[str, Step] = {"decode": decoded, "decode+encode": encoded}
+
+
+class NullEngine:
+    """An engine that keeps nothing and answers two events in five with ``SLA_EVENT`` for
+    the event's ticket, at its time (``replay``'s engine is swapped for it in ``shell``)."""
+
+    def __init__(self, policies: PolicySet) -> None:
+        self.tickets: dict[str, object] = {}
+        self.received = 0
+
+    def receive(self, event: TicketEvent, now: Instant) -> list[SlaEvent]:
+        self.received += 1
+        if self.received % 5 >= 2:
+            return []
+        sla = replace(
+            SLA_EVENT[0],
+            tenant=event.tenant,
+            ticket_id=event.ticket_id,
+            occurred_at=event.occurred_at,
+        )
+        return [sla]
+
+    def advance(self, clock: Instant) -> list[SlaEvent]:
+        return []
+
+
+def shell(path: Path, workers: int) -> tuple[float, float]:
+    """(wall, CPU seconds) of ``run_replay`` over the file with ``NullEngine``, in a forked
+    process (its children's CPU counted too), the output thrown away."""
+    context = multiprocessing.get_context("fork")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    child = context.Process(target=_shell, args=(path, workers))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise SystemExit(f"the measuring process ended with {child.exitcode}")
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _shell(path: Path, workers: int) -> None:
+    replay.Engine = NullEngine  # type: ignore[assignment, misc]  # this process and its forks
+    with path.open("rb") as lines, open(os.devnull, "w") as sink:
+        replay.run_replay(PolicySet((), {}), lines, None, sink, io.StringIO(), workers=workers)
 
 
 def run_range(path: Path, start: int, end: int, step: Step) -> int:
@@ -159,6 +216,15 @@ def run(file: Path, repeat: int) -> None:
                 f"{lines / wall:>9,.0f} events/s ({wall:.1f} s), "
                 f"{cpu / lines * 1e6:5.1f} µs CPU per event"
             )
+    for workers in (1, 2):
+        runs = [shell(file, workers) for _ in range(repeat)]
+        wall, cpu = min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
+        name = "replay, no engine"
+        print(
+            f"  {name:<14} {workers} worker{'s' if workers > 1 else ' '}   : "
+            f"{lines / wall:>9,.0f} events/s ({wall:.1f} s), "
+            f"{cpu / lines * 1e6:5.1f} µs CPU per event"
+        )
 
 
 if __name__ == "__main__":
