@@ -156,9 +156,7 @@ class _Terminal(io.StringIO):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_terminal_gets_a_progress_bar_and_the_same_output(
-    policies: Path, workers: int
-) -> None:
+def test_a_terminal_gets_a_progress_bar_and_the_same_output(policies: Path, workers: int) -> None:
     text = lines(*(created(f"T{n}", f"2026-01-13T{9 + n:02}:00:00-05:00") for n in range(3)))
     outputs, errors = [], []
     for err in (io.StringIO(), _Terminal()):
