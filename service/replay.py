@@ -42,7 +42,7 @@ from tqdm import tqdm
 from service.core.engine import Engine, ticket_key
 from service.core.errors import InvalidEvent, SlaTimerError
 from service.core.events import SlaEvent, TicketEvent
-from service.core.instant import SECOND, Instant, format_instant
+from service.core.instant import Instant, format_instant
 from service.core.policy import PolicySet
 from service.wire import decoded as wire_decoded
 from service.wire import encode_json, parse_timestamp
@@ -525,36 +525,11 @@ def _peek(text: Text) -> tuple[Instant | None, int]:
 
 
 def _instant(text: str) -> Instant | None:
-    """``parse_timestamp(text)``, or None where it raises ``ValueError``; the reader reads
-    every line's time, so the common form (``2026-01-13T09:30:00Z``) takes a short cut.
-    Such a time is its day's midnight (``parse_timestamp`` of the day, kept) plus the time of
-    day: the day decides alone whether the whole is valid (format, date, range: a day inside
-    1970-2199 keeps all its seconds inside), and a time of day from the tables always is."""
-    if len(text) == 20:
-        hour, minute = _HOURS.get(text[11:14]), _MINUTES.get(text[14:17])
-        second = _SECONDS.get(text[17:])
-        if hour is not None and minute is not None and second is not None:
-            day = _DAYS.get(text[:11])
-            if day is None:
-                try:
-                    day = parse_timestamp(text[:11] + "00:00:00Z")
-                except ValueError:
-                    return None  # the whole is invalid too (its day is)
-                if len(_DAYS) >= _DAYS_KEPT:
-                    _DAYS.clear()
-                _DAYS[text[:11]] = day
-            return day + hour + minute + second
+    """``parse_timestamp(text)``, or None where it raises ``ValueError``."""
     try:
         return parse_timestamp(text)
     except ValueError:
         return None
-
-
-_HOURS = {f"{n:02}:": n * 3600 * SECOND for n in range(24)}
-_MINUTES = {f"{n:02}:": n * 60 * SECOND for n in range(60)}
-_SECONDS = {f"{n:02}Z": n * SECOND for n in range(60)}
-_DAYS: dict[str, Instant] = {}  # "2026-01-13T" -> its midnight, for ``_instant``
-_DAYS_KEPT = 4096
 
 
 def _final_clock(clock: Instant | None, until: Instant | None, err: TextIO) -> Instant | None:
